@@ -1,0 +1,107 @@
+"""The one Ray edge of the rollout side: RolloutWorker in actors, and the pool that feeds them.
+
+Weights: each version is put in the object store once; every call carries the current refs and
+an actor fetches only versions newer than it holds, so a restarted actor re-syncs on its next
+unit. Units are handed out one at a time to whichever actor is free (a slow actor does not hold
+the iteration), re-run when their actor dies, and every wait is bounded.
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+
+import ray
+import torch
+from ray.exceptions import RayActorError
+
+from actors.worker import RolloutWorker, UnitResult
+from seqgan.config import Config
+from seqgan.packing import PackedWeights
+
+
+class RolloutActor:
+    def __init__(self, config: Config):
+        r = config.rollout
+        device = "cuda" if r.num_gpus > 0 and torch.cuda.is_available() else "cpu"
+        if device == "cpu":
+            torch.set_num_threads(r.torch_threads)  # K actors must not oversubscribe the cores
+        self.worker = RolloutWorker(config, device)
+
+    def run(self, unit, samples, weights: dict) -> UnitResult:
+        """weights: {name: (version, [ref])}; the list keeps Ray from fetching refs we may not need."""
+        lag = 0
+        for name, (version, (ref,)) in weights.items():
+            lag = max(lag, version - self.worker.versions[name])
+            if version > self.worker.versions[name]:
+                self.worker.set_weights(ray.get(ref))
+        result = self.worker.run(unit, samples)
+        result.version_lag = lag
+        return result
+
+    def set_weights(self, packed: PackedWeights) -> bool:
+        return self.worker.set_weights(packed)
+
+    def versions(self) -> dict[str, int]:
+        return dict(self.worker.versions)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayPool:
+    def __init__(self, config: Config):
+        r = config.rollout
+        self.config = config
+        actor_class = ray.remote(RolloutActor).options(
+            num_cpus=r.num_cpus, num_gpus=r.num_gpus, max_restarts=-1, max_task_retries=0)
+        self.actors = [actor_class.remote(config) for _ in range(r.num_workers)]
+        self.weights: dict[str, tuple[int, list]] = {}  # the current version of each model
+        self.restarts = 0
+        self.max_lag = 0
+
+    def publish(self, name: str, version: int, payload) -> None:
+        """One object-store copy per version; dropping the old ref keeps at most two alive."""
+        ref = payload if isinstance(payload, ray.ObjectRef) else ray.put(payload)
+        self.weights[name] = (version, [ref])
+
+    def run(self, units: list, samples: torch.Tensor | None = None) -> list[UnitResult]:
+        r = self.config.rollout
+        samples_ref = ray.put(samples) if samples is not None else None
+        pending, idle = deque(range(len(units))), deque(range(len(self.actors)))
+        in_flight: dict = {}  # ref -> (unit position, actor index)
+        failures = [0] * len(units)
+        results: list[UnitResult | None] = [None] * len(units)
+        while pending or in_flight:
+            while pending and idle:
+                position, actor = pending.popleft(), idle.popleft()
+                ref = self.actors[actor].run.remote(units[position], samples_ref, self.weights)
+                in_flight[ref] = (position, actor)
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=r.timeout_s)
+            if not done:
+                raise TimeoutError(f"no rollout result within rollout.timeout_s={r.timeout_s}s "
+                                   f"({len(in_flight)} units in flight, {len(pending)} waiting)")
+            position, actor = in_flight.pop(done[0])
+            idle.append(actor)
+            try:
+                results[position] = ray.get(done[0])
+            except RayActorError as error:
+                # The actor died (Ray restarts it); re-run the unit, which gives the same result.
+                failures[position] += 1
+                self.restarts += 1
+                if failures[position] > r.max_retries:
+                    raise RuntimeError(f"work unit {units[position].index} failed {failures[position]} times "
+                                       f"(rollout.max_retries={r.max_retries}): {error}") from error
+                pending.appendleft(position)
+                continue
+            self.max_lag = max(self.max_lag, results[position].version_lag)
+        return results
+
+    def stats(self) -> dict:
+        stats = {"actor_restarts": self.restarts, "version_lag_max": self.max_lag}
+        self.max_lag = 0
+        return stats
+
+    def close(self) -> None:
+        for actor in self.actors:
+            ray.kill(actor)
+        self.actors = []

@@ -1,0 +1,156 @@
+"""The `seqgan` command: train, sample, eval, oracle new|sample|import-seqgan, bench."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from seqgan.config import ConfigError, load_config
+
+
+def cmd_train(args) -> None:
+    from actors.inline_pool import InlinePool
+    from learner.driver import Trainer
+    from learner.learner import Learner
+
+    config = load_config(args.config, args.set)
+    if config.rollout.num_workers == 0:  # inline: one process, no Ray
+        summary = Trainer(config, args.out, Learner(config), InlinePool(config)).train()
+    else:
+        import ray
+
+        from learner.remote import connect, ray_runtime
+        started = connect(config, args.address)
+        try:
+            learner, pool = ray_runtime(config)
+            summary = Trainer(config, args.out, learner, pool).train()
+            pool.close()
+        finally:
+            if started:
+                ray.shutdown()
+    print(json.dumps(summary))
+
+
+def cmd_sample(args) -> None:
+    from learner.checkpoint import load_generator
+    from seqgan.data import read_vocabulary, write_tokens
+    from seqgan.seeding import derive_seed, uniforms
+
+    generator = load_generator(args.run)
+    vocabulary = read_vocabulary(args.vocab, generator.vocab_size) if args.vocab else None
+    tokens = generator.sample(uniforms(derive_seed(args.seed, "sample_cli"), (args.n, generator.seq_len)))
+    write_tokens(args.out, tokens, vocabulary)
+    print(f"wrote {args.n} sequences to {args.out}")
+
+
+def cmd_eval(args) -> None:
+    from seqgan.data import read_tokens
+    from seqgan.metrics import nll_per_token
+    from seqgan.oracle import load_oracle
+
+    oracle = load_oracle(args.oracle)
+    tokens = read_tokens(args.samples, oracle.vocab_size, oracle.seq_len)
+    print(f"{nll_per_token(oracle, tokens):.4f}")
+
+
+def cmd_oracle(args) -> None:
+    from seqgan.data import write_tokens
+    from seqgan.oracle import import_seqgan_oracle, load_oracle, new_oracle, save_oracle
+    from seqgan.seeding import derive_seed, uniforms
+
+    if args.oracle_command == "new":
+        c = load_config(args.config, args.set)
+        oracle = new_oracle(c.model.vocab_size, c.generator.embed_dim, c.generator.hidden_dim,
+                            c.model.seq_len, c.model.start_token, args.seed if args.seed is not None else c.data.oracle_seed)
+        save_oracle(oracle, args.out)
+    elif args.oracle_command == "sample":
+        oracle = load_oracle(args.oracle)
+        write_tokens(args.out, oracle.sample(uniforms(derive_seed(args.seed, "train_data"), (args.n, oracle.seq_len))))
+    else:
+        save_oracle(import_seqgan_oracle(args.pickle, args.seq_len, args.start_token), args.out)
+    print(f"wrote {args.out}")
+
+
+def cmd_bench(args) -> None:
+    from learner import bench
+
+    result = bench.rollout(args) if args.bench_command == "rollout" else bench.scaling(args)
+    print(json.dumps(result) if args.json else bench.describe(result))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="seqgan", description="Distributed SeqGAN trainer")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="run Algorithm 1 (MLE, D pre-training, adversarial)")
+    train.add_argument("--config", help="YAML preset (deploy/configs/*.yaml); defaults otherwise")
+    train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    train.add_argument("--out", default="runs/latest", help="run directory (default: runs/latest)")
+    train.add_argument("--address", help="Ray cluster to join (else RAY_ADDRESS, else a local Ray)")
+    train.set_defaults(func=cmd_train)
+
+    sample = sub.add_parser("sample", help="sample from a trained run's generator")
+    sample.add_argument("--run", required=True, help="run directory")
+    sample.add_argument("-n", type=int, required=True, help="number of sequences")
+    sample.add_argument("--out", required=True, help="output file (token ids, or words with --vocab)")
+    sample.add_argument("--vocab", help="vocabulary file, one word a line (line i = token i)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(func=cmd_sample)
+
+    ev = sub.add_parser("eval", help="print the per-token NLL-oracle of a token-id file")
+    ev.add_argument("--oracle", required=True)
+    ev.add_argument("samples")
+    ev.set_defaults(func=cmd_eval)
+
+    oracle = sub.add_parser("oracle", help="create, sample or import the synthetic oracle")
+    osub = oracle.add_subparsers(dest="oracle_command", required=True)
+    new = osub.add_parser("new", help="a new oracle with N(0, 1) weights (sizes from the config)")
+    new.add_argument("--out", required=True)
+    new.add_argument("--config")
+    new.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    new.add_argument("--seed", type=int, help="default: data.oracle_seed")
+    osample = osub.add_parser("sample", help="write a training set sampled from an oracle")
+    osample.add_argument("--oracle", required=True)
+    osample.add_argument("-n", type=int, default=10_000)
+    osample.add_argument("--out", required=True)
+    osample.add_argument("--seed", type=int, default=0)
+    imp = osub.add_parser("import-seqgan", help="import the paper's released oracle pickle, safely")
+    imp.add_argument("pickle")
+    imp.add_argument("--out", required=True)
+    imp.add_argument("--seq-len", type=int, default=20)
+    imp.add_argument("--start-token", type=int, default=0)
+    oracle.set_defaults(func=cmd_oracle)
+
+    bench = sub.add_parser("bench", help="benchmarks (ratios measured in one run)")
+    bsub = bench.add_subparsers(dest="bench_command", required=True)
+    roll = bsub.add_parser("rollout", help="fast vs reference reward computation")
+    roll.add_argument("--batch", type=int, default=64)
+    roll.add_argument("--seq-len", type=int, default=20)
+    roll.add_argument("--rollouts", type=int, default=16)
+    roll.add_argument("--repeats", type=int, default=3)
+    roll.add_argument("--json", action="store_true")
+    scal = bsub.add_parser("scaling", help="rollout throughput with 1 and 2 Ray actors")
+    scal.add_argument("--seq-lens", type=int, nargs="+", default=[20, 40])
+    scal.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    scal.add_argument("--rollouts", type=int, default=16)
+    scal.add_argument("--repeats", type=int, default=2)
+    scal.add_argument("--json", action="store_true")
+    bench.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as error:
+        print(f"seqgan: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The central learner: owns G, the rollout policy and D with their optimizers, does the MLE,
+policy-gradient and discriminator updates, and packs weights for broadcast."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from seqgan.config import Config
+from seqgan.data import batches
+from seqgan.metrics import nll_per_token
+from seqgan.models import build_discriminator, build_generator
+from seqgan.packing import PackedWeights, load_into, pack_state
+from seqgan.seeding import derive_seed
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("learner.device is 'cuda' but no CUDA device is visible")
+    return torch.device(name)
+
+
+def policy_gradient_loss(log_probs: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+    """-sum_{b,t} log G(y_t | Y_1:t-1) * Q(Y_1:t-1, y_t), summed over batch and time as the paper's
+    code; rewards [B, T] are constants."""
+    return -(log_probs * rewards.detach()).sum()
+
+
+class Learner:
+    def __init__(self, config: Config):
+        self.config = config
+        self.device = resolve_device(config.learner.device)
+        torch.manual_seed(derive_seed(config.train.seed, "init"))
+        self.generator = build_generator(config.model, config.generator).init_normal_(config.generator.init_std)
+        self.discriminator = build_discriminator(config.model, config.discriminator).init_paper_()
+        self.rollout = build_generator(config.model, config.generator)
+        self.rollout.load_state_dict(self.generator.state_dict())
+        for model in (self.generator, self.discriminator, self.rollout):
+            model.to(self.device)
+        self.rollout.requires_grad_(False)
+        lr = config.generator.lr
+        # Separate Adam states for MLE and PG, as the paper's code.
+        self.optimizers = {
+            "mle": torch.optim.Adam(self.generator.parameters(), lr=lr),
+            "pg": torch.optim.Adam(self.generator.parameters(), lr=lr),
+            "disc": torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator.lr),
+        }
+        self.versions = {"generator": 0, "rollout": 0, "discriminator": 0}
+
+    def models(self) -> dict[str, torch.nn.Module]:
+        return {"generator": self.generator, "rollout": self.rollout, "discriminator": self.discriminator}
+
+    # -- weights --------------------------------------------------------------------------
+    def pack(self, name: str) -> PackedWeights:
+        return pack_state(self.models()[name].state_dict(), name, self.versions[name])
+
+    def publish(self, name: str) -> tuple[int, PackedWeights]:
+        return self.versions[name], self.pack(name)
+
+    def _bump(self, *names: str) -> None:
+        for name in names:
+            self.versions[name] += 1
+
+    # -- G ------------------------------------------------------------------------------
+    def _generator_step(self, loss: torch.Tensor, optimizer: str) -> None:
+        opt = self.optimizers[optimizer]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.generator.parameters(), self.config.generator.grad_clip)
+        opt.step()
+
+    def mle_epoch(self, train_tokens: torch.Tensor, epoch: int) -> float:
+        """One epoch of teacher-forced maximum likelihood over full batches; mean token NLL."""
+        self.generator.train()
+        shuffle = torch.Generator().manual_seed(derive_seed(self.config.train.seed, "mle", epoch))
+        losses = []
+        for batch in batches(train_tokens, self.config.data.batch_size, shuffle):
+            batch = batch.to(self.device)
+            logits = self.generator(batch)  # [B, T, V]
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
+            self._generator_step(loss, "mle")
+            losses.append(loss.item())
+        self.rollout.load_state_dict(self.generator.state_dict())
+        self._bump("generator", "rollout")
+        return sum(losses) / max(len(losses), 1)
+
+    def pg_step(self, samples: torch.Tensor, rewards: torch.Tensor) -> float:
+        """One policy-gradient step on samples [B, T] with rewards [B, T]."""
+        self.generator.train()
+        log_probs = self.generator.log_probs(samples.to(self.device))  # [B, T]
+        loss = policy_gradient_loss(log_probs, rewards.to(self.device))
+        self._generator_step(loss, "pg")
+        self._bump("generator")
+        return loss.item()
+
+    def update_rollout_policy(self) -> None:
+        """rollout <- rate * rollout + (1 - rate) * G; rate 0 copies G (the paper)."""
+        rate = self.config.rollout.update_rate
+        with torch.no_grad():
+            for mine, theirs in zip(self.rollout.parameters(), self.generator.parameters()):
+                mine.mul_(rate).add_(theirs, alpha=1.0 - rate)
+        self._bump("rollout")
+
+    # -- D ------------------------------------------------------------------------------
+    def train_discriminator(self, positives: torch.Tensor, negatives: torch.Tensor, key: int) -> dict:
+        """`disc_epochs` epochs over positives (label 1) and negatives (label 0); loss and accuracy."""
+        cfg = self.config
+        torch.manual_seed(derive_seed(cfg.train.seed, "disc", key))  # dropout draws
+        shuffle = torch.Generator().manual_seed(derive_seed(cfg.train.seed, "disc", key, 1))
+        tokens = torch.cat([positives, negatives])
+        labels = torch.cat([torch.ones(len(positives)), torch.zeros(len(negatives))]).long()
+        self.discriminator.train()
+        opt = self.optimizers["disc"]
+        total_loss, correct, seen = 0.0, 0, 0
+        for _ in range(cfg.train.disc_epochs):
+            order = torch.randperm(len(tokens), generator=shuffle)
+            for start in range(0, len(order), cfg.data.batch_size):
+                idx = order[start:start + cfg.data.batch_size]
+                x, y = tokens[idx].to(self.device), labels[idx].to(self.device)
+                logits = self.discriminator(x)
+                loss = F.cross_entropy(logits, y) + cfg.discriminator.l2_reg * self.discriminator.l2_loss()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total_loss += loss.item() * len(idx)
+                correct += (logits.argmax(-1) == y).sum().item()
+                seen += len(idx)
+        self.discriminator.eval()
+        self._bump("discriminator")
+        return {"d_loss": total_loss / seen, "d_acc": correct / seen}
+
+    @torch.no_grad()
+    def real_prob(self, tokens: torch.Tensor) -> torch.Tensor:
+        """D(Y) [B] in eval mode: the reward of the last token."""
+        self.discriminator.eval()
+        return self.discriminator.real_prob(tokens.to(self.device)).cpu()
+
+    def nll(self, tokens: torch.Tensor) -> float:
+        """G's per-token NLL on held-out real data (NLL-test)."""
+        return nll_per_token(self.generator, tokens)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def state(self) -> dict:
+        """Everything a checkpoint needs: packed models, optimizer states, versions."""
+        return {"models": {n: self.pack(n) for n in self.models()},
+                "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
+                "versions": dict(self.versions)}
+
+    def load_state(self, state: dict) -> None:
+        for name, packed in state["models"].items():
+            load_into(self.models()[name], packed)
+        for name, opt_state in state["optimizers"].items():
+            self.optimizers[name].load_state_dict(opt_state)
+        self.versions = dict(state["versions"])

@@ -1,0 +1,56 @@
+"""The Ray edge of the learner side: the Learner as an actor (on a GPU when configured), a proxy
+that calls it like a local object, and joining or starting a Ray cluster."""
+from __future__ import annotations
+
+import os
+
+import ray
+import torch
+
+from actors.ray_pool import RayPool
+from learner.learner import Learner
+from seqgan.config import Config
+
+
+class LearnerActor(Learner):
+    def __init__(self, config: Config):
+        if config.learner.num_gpus == 0:
+            torch.set_num_threads(os.cpu_count() or 1)  # the learner runs while the actors wait
+        super().__init__(config)
+
+
+class RemoteLearner:
+    """Calls the learner actor synchronously; `publish` returns the packed weights as an object
+    ref, so the driver never downloads them."""
+
+    def __init__(self, config: Config):
+        actor_class = ray.remote(LearnerActor).options(num_cpus=config.learner.num_cpus,
+                                                       num_gpus=config.learner.num_gpus)
+        self.handle = actor_class.remote(config)
+
+    def publish(self, name: str):
+        version_ref, packed_ref = self.handle.publish.options(num_returns=2).remote(name)
+        return ray.get(version_ref), packed_ref
+
+    def __getattr__(self, method: str):
+        remote_method = getattr(self.handle, method)
+        return lambda *args: ray.get(remote_method.remote(*args))
+
+
+def connect(config: Config, address: str | None) -> bool:
+    """Join a cluster (argument, config, RAY_ADDRESS or the job's) or start a local one.
+
+    Returns True when this process started Ray (and must shut it down)."""
+    if ray.is_initialized():
+        return False
+    address = address or config.ray.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address)
+        return False
+    ray.init(num_cpus=config.ray.num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=True)
+    return True
+
+
+def ray_runtime(config: Config) -> tuple[RemoteLearner, RayPool]:
+    return RemoteLearner(config), RayPool(config)

@@ -1,0 +1,1 @@
+"""Monte Carlo rewards of SeqGAN: work units, the batched rollout engine and a reference engine."""

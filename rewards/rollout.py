@@ -1,0 +1,73 @@
+"""The batched Monte Carlo rollout engine.
+
+Cost of the public implementations: N*(T-1) re-runs of the prefix plus a D call per (n, t).
+Here the prefix states are computed once, then every (sample, prefix, rollout) completion of a
+work unit advances together, one batched step per position; completions are ordered by prefix
+length so the finished ones drop off the end and no step is wasted. D scores all completions in
+large batches. `chunk_tokens` bounds how many completion tokens are alive at once, so long
+sequences run in a fixed memory budget.
+"""
+from __future__ import annotations
+
+import torch
+
+from rewards.units import RewardUnit
+from seqgan.models import Discriminator, Generator
+
+
+@torch.no_grad()
+def score_in_batches(disc: Discriminator, sequences: torch.Tensor, chunk_tokens: int) -> torch.Tensor:
+    """D real-probabilities [U] of sequences [U, T], at most chunk_tokens tokens per D call."""
+    rows = max(1, chunk_tokens // sequences.shape[1])
+    return torch.cat([disc.real_prob(sequences[i:i + rows]) for i in range(0, len(sequences), rows)])
+
+
+@torch.no_grad()
+def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes: list[int],
+                      draws: torch.Tensor) -> torch.Tensor:
+    """Complete prefixes of `samples` [b, T] with the policy, all at once.
+
+    states: (h, c) [b, T-1, H] from `policy.prefix_states`; prefixes: ascending prefix lengths (P);
+    draws: [P, b, n, T]. Returns completions [P*b*n, T] ordered (prefix, sample, rollout).
+    """
+    num_prefix, b, n, seq_len = draws.shape
+    ts = torch.tensor(prefixes, device=samples.device)  # [P]
+    completions = samples.expand(num_prefix * n, b, seq_len)  # rows share the sample's prefix
+    completions = completions.reshape(num_prefix, n, b, seq_len).transpose(1, 2).reshape(-1, seq_len).clone()
+    unit_prefix = ts.repeat_interleave(b * n)  # [U]
+    u = draws.reshape(-1, seq_len)  # [U, T]
+    h, c = (s[:, ts - 1].transpose(0, 1).unsqueeze(2).expand(-1, -1, n, -1).reshape(-1, s.shape[-1])
+            for s in states)  # [U, H]: the state at each unit's prefix
+    inputs = completions[torch.arange(len(completions), device=samples.device), unit_prefix - 1]  # y_t
+    rows = torch.arange(len(completions), device=samples.device)
+    for k in range(seq_len - prefixes[0]):
+        # Units with prefix t still need position t + k while t + k <= T - 1: a leading slice.
+        active = int((ts + k <= seq_len - 1).sum()) * b * n
+        h, c, inputs = h[:active], c[:active], inputs[:active]
+        h, c = policy.advance(inputs, (h, c))
+        position = unit_prefix[:active] + k  # [active], 0-based column of y_{t+k+1}
+        inputs = policy.next_tokens(h, u[rows[:active], position])
+        completions[rows[:active], position] = inputs
+    return completions
+
+
+@torch.no_grad()
+def unit_reward_sums(policy: Generator, disc: Discriminator, samples: torch.Tensor, unit: RewardUnit,
+                     chunk_tokens: int) -> torch.Tensor:
+    """Sum over the unit's rollouts of D(completion), [unit samples, unit prefixes] float64.
+
+    samples: the whole batch [B, T]; the unit picks its rows and prefixes.
+    """
+    rows = samples[unit.sample_start:unit.sample_stop]  # [b, T]
+    b, seq_len = rows.shape
+    states = policy.prefix_states(rows)  # (h, c) [b, T-1, H], once for all rollouts
+    per_chunk = max(1, chunk_tokens // (b * unit.num_rollouts * seq_len))  # prefixes per chunk
+    prefixes = list(unit.prefixes)
+    sums = []
+    for start in range(0, len(prefixes), per_chunk):
+        chunk = prefixes[start:start + per_chunk]
+        draws = torch.stack([unit.draws(t, seq_len, rows.device) for t in chunk])  # [P, b, n, T]
+        completions = complete_prefixes(policy, rows, states, chunk, draws)
+        probs = score_in_batches(disc, completions, chunk_tokens).view(len(chunk), b, unit.num_rollouts)
+        sums.append(probs.double().sum(-1).transpose(0, 1))  # [b, P]
+    return torch.cat(sums, dim=1)

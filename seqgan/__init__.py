@@ -1,0 +1,1 @@
+"""seqgan core: config, models, oracle, data, weight packing, metrics (no Ray here)."""

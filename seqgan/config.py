@@ -1,0 +1,249 @@
+"""One typed config tree, loaded from YAML with `section.key=value` overrides.
+
+Every number of a run is named here once; validation errors name the key, the bad value
+and what was expected.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema."""
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 5000
+    seq_len: int = 20
+    start_token: int = 0
+
+
+@dataclass
+class GeneratorConfig:
+    embed_dim: int = 32
+    hidden_dim: int = 32
+    init_std: float = 0.1  # N(0, init_std^2) for every weight, as the paper's code
+    lr: float = 0.01  # Adam, MLE and policy gradient alike
+    grad_clip: float = 5.0
+
+
+@dataclass
+class DiscriminatorConfig:
+    embed_dim: int = 64
+    filter_sizes: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20])
+    num_filters: list[int] = field(
+        default_factory=lambda: [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160])
+    dropout: float = 0.25  # training only; scoring runs without dropout
+    l2_reg: float = 0.2  # on the output layer, tf.nn.l2_loss style (sum of squares / 2)
+    lr: float = 1e-4
+
+
+@dataclass
+class DataConfig:
+    # Real data is either sampled from an oracle (a file, or a new one from oracle_seed)
+    # or read from token-id files.
+    oracle: str | None = None
+    oracle_seed: int = 88
+    train_file: str | None = None
+    test_file: str | None = None
+    num_train: int = 10_000
+    num_test: int = 2_000
+    batch_size: int = 64
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    mle_epochs: int = 120
+    disc_pretrain_rounds: int = 50
+    disc_epochs: int = 3  # k: epochs over each fresh negative set
+    adv_iterations: int = 200
+    g_steps: int = 1
+    d_steps: int = 5
+    eval_every: int = 5  # MLE epochs / adversarial iterations between NLL evaluations
+    eval_samples: int = 9_984
+    checkpoint_every: int = 10  # adversarial iterations between checkpoints
+
+
+@dataclass
+class RolloutConfig:
+    num_rollouts: int = 16  # N Monte Carlo completions per prefix
+    update_rate: float = 0.0  # rollout policy <- rate * rollout + (1 - rate) * G; 0 = the paper
+    chunk_tokens: int = 262_144  # completion tokens held at once: bounds memory for long T
+    unit_samples: int = 16  # work unit = samples x prefix positions x rollouts
+    unit_prefixes: int = 8
+    unit_rollouts: int = 16
+    sample_unit: int = 512  # sequences per sampling work unit (negatives, fresh batches)
+    num_workers: int = 0  # 0 = inline: the same worker code in this process
+    num_cpus: float = 1.0  # per rollout actor
+    num_gpus: float = 0.0  # per rollout actor; fractions share a GPU
+    torch_threads: int = 1  # per CPU actor, so K actors do not oversubscribe the cores
+    max_retries: int = 3  # failed attempts of one unit before the iteration fails
+    timeout_s: float = 600.0  # bounded wait for any result
+
+
+@dataclass
+class LearnerConfig:
+    device: str = "auto"  # auto | cpu | cuda
+    num_gpus: float = 0.0  # for the learner actor on a Ray cluster
+    num_cpus: float = 0.0  # reserved CPU slots; 0: the learner works while the actors wait
+
+
+@dataclass
+class RayConfig:
+    address: str | None = None  # None: RAY_ADDRESS, else a local ray.init()
+    num_cpus: int | None = None  # local cluster size; None = the machine's
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+
+
+def _coerce(value, hint, key: str):
+    """Check `value` against a type hint; ints are accepted where floats are expected."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list of {item.__name__}, got {value!r}")
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) != (hint is bool) or not isinstance(value, hint):
+        raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls, raw: dict, prefix: str):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"unknown key {prefix}{unknown[0]!s}; known keys: {', '.join(sorted(names))}")
+    kwargs = {}
+    for name, value in raw.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, hint, f"{prefix}{name}")
+    return cls(**kwargs)
+
+
+def _set_override(raw: dict, assignment: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(f"override {assignment!r}: expected section.key=value")
+    key, text = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node = raw
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {assignment!r}: {part} is not a section")
+    node[parts[-1]] = yaml.safe_load(text)  # YAML typing: 3 -> int, 0.5 -> float, null -> None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """Read a YAML preset (or the defaults) and apply `section.key=value` overrides."""
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        raw = yaml.safe_load(path.read_text()) or {}
+    for assignment in overrides:
+        _set_override(raw, assignment)
+    config = _build(Config, raw, "")
+    validate(config)
+    return config
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(c: Config) -> None:
+    """Cross-field checks, with messages that name the key and the expectation."""
+    positive = {
+        "model.vocab_size": c.model.vocab_size, "model.seq_len": c.model.seq_len,
+        "generator.embed_dim": c.generator.embed_dim, "generator.hidden_dim": c.generator.hidden_dim,
+        "generator.lr": c.generator.lr, "discriminator.embed_dim": c.discriminator.embed_dim,
+        "discriminator.lr": c.discriminator.lr, "data.num_train": c.data.num_train,
+        "data.num_test": c.data.num_test, "data.batch_size": c.data.batch_size,
+        "train.disc_epochs": c.train.disc_epochs, "train.eval_every": c.train.eval_every,
+        "train.eval_samples": c.train.eval_samples, "train.checkpoint_every": c.train.checkpoint_every,
+        "rollout.num_rollouts": c.rollout.num_rollouts, "rollout.chunk_tokens": c.rollout.chunk_tokens,
+        "rollout.unit_samples": c.rollout.unit_samples, "rollout.unit_prefixes": c.rollout.unit_prefixes,
+        "rollout.unit_rollouts": c.rollout.unit_rollouts, "rollout.sample_unit": c.rollout.sample_unit,
+        "rollout.torch_threads": c.rollout.torch_threads, "rollout.max_retries": c.rollout.max_retries,
+        "rollout.timeout_s": c.rollout.timeout_s,
+    }
+    for key, value in positive.items():
+        _require(value > 0, f"{key} must be > 0, got {value!r}")
+    non_negative = {
+        "train.mle_epochs": c.train.mle_epochs, "train.disc_pretrain_rounds": c.train.disc_pretrain_rounds,
+        "train.adv_iterations": c.train.adv_iterations, "train.g_steps": c.train.g_steps,
+        "train.d_steps": c.train.d_steps, "rollout.num_workers": c.rollout.num_workers,
+        "rollout.num_cpus": c.rollout.num_cpus, "rollout.num_gpus": c.rollout.num_gpus,
+        "learner.num_gpus": c.learner.num_gpus, "learner.num_cpus": c.learner.num_cpus,
+        "generator.grad_clip": c.generator.grad_clip,
+        "discriminator.l2_reg": c.discriminator.l2_reg,
+    }
+    for key, value in non_negative.items():
+        _require(value >= 0, f"{key} must be >= 0, got {value!r}")
+    d = c.discriminator
+    _require(len(d.filter_sizes) == len(d.num_filters) and len(d.filter_sizes) > 0,
+             f"discriminator.filter_sizes ({len(d.filter_sizes)} entries) and discriminator.num_filters "
+             f"({len(d.num_filters)} entries) must be non-empty and of equal length")
+    _require(all(s > 0 for s in d.filter_sizes) and all(n > 0 for n in d.num_filters),
+             f"discriminator.filter_sizes and num_filters must be positive, got {d.filter_sizes} / {d.num_filters}")
+    _require(max(d.filter_sizes) <= c.model.seq_len,
+             f"discriminator.filter_sizes has {max(d.filter_sizes)} > model.seq_len {c.model.seq_len}: "
+             "a filter must fit in a sequence")
+    _require(0.0 <= d.dropout < 1.0, f"discriminator.dropout must be in [0, 1), got {d.dropout!r}")
+    _require(0.0 <= c.rollout.update_rate < 1.0,
+             f"rollout.update_rate must be in [0, 1), got {c.rollout.update_rate!r}")
+    _require(0 <= c.model.start_token < c.model.vocab_size,
+             f"model.start_token must be in [0, {c.model.vocab_size}), got {c.model.start_token!r}")
+    _require(c.model.seq_len >= 2, f"model.seq_len must be >= 2, got {c.model.seq_len!r}")
+    _require(c.learner.device in ("auto", "cpu", "cuda"),
+             f"learner.device must be auto, cpu or cuda, got {c.learner.device!r}")
+    _require(c.data.num_train >= c.data.batch_size,
+             f"data.num_train ({c.data.num_train}) must be >= data.batch_size ({c.data.batch_size})")
+    _require((c.data.train_file is None) == (c.data.test_file is None),
+             "data.train_file and data.test_file go together (token-id files), got "
+             f"{c.data.train_file!r} / {c.data.test_file!r}")
+    _require(c.data.train_file is None or c.data.oracle is None,
+             "give either data.oracle or data.train_file, not both")
+
+
+def to_dict(config: Config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def dump_config(config: Config) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False)

@@ -1,0 +1,178 @@
+"""Pure torch models: the LSTM generator (also the oracle's class) and the paper's CNN discriminator."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [B, H]
+
+
+SAMPLE_ROWS = 128  # rows per block: a block's [rows, V] weights stay in cache
+CDF_BLOCK = 64  # vocabulary block of the two-level inverse CDF
+
+
+def sample_tokens(logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """Inverse-CDF sampling from softmax(logits) with explicit uniform draws.
+
+    logits [U, V], uniforms [U] in [0, 1) -> tokens [U]. Explicit draws make sampling a pure
+    function of (model, draws): the fast and the reference rollout engines, and any number of
+    workers, produce the same tokens from the same seeds. Row-wise only, so a row's token does
+    not depend on the batch it is in. Two-level CDF: sums of vocabulary blocks pick the block,
+    a scan inside that block picks the token (a full [U, V] cumsum is the slow part otherwise).
+    """
+    rows, vocab = logits.shape
+    blocks = -(-vocab // CDF_BLOCK)
+    weights = (logits - logits.amax(dim=-1, keepdim=True)).exp_()  # [U, V], unnormalised
+    weights = F.pad(weights, (0, blocks * CDF_BLOCK - vocab)).view(rows, blocks, CDF_BLOCK)
+    block_cdf = weights.sum(dim=-1).cumsum(dim=-1)  # [U, blocks]
+    target = uniforms.to(weights.dtype).unsqueeze(-1) * block_cdf[:, -1:]  # [U, 1]
+    block = torch.searchsorted(block_cdf, target, right=True).clamp_(max=blocks - 1)  # [U, 1]
+    before = torch.where(block > 0, block_cdf.gather(1, (block - 1).clamp(min=0)), 0.0)
+    inner_cdf = weights.gather(1, block.unsqueeze(-1).expand(-1, 1, CDF_BLOCK)).squeeze(1).cumsum(-1)
+    inner = torch.searchsorted(inner_cdf, target - before, right=True).clamp_(max=CDF_BLOCK - 1)
+    return (block * CDF_BLOCK + inner).squeeze(-1).clamp_(max=vocab - 1)
+
+
+class Generator(nn.Module):
+    """Embedding + one-layer LSTM + linear output; a stochastic policy over token sequences."""
+
+    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, seq_len: int, start_token: int = 0):
+        super().__init__()
+        self.vocab_size, self.seq_len, self.start_token = vocab_size, seq_len, start_token
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
+        self.out = nn.Linear(hidden_dim, vocab_size)
+
+    def init_normal_(self, std: float) -> "Generator":
+        for p in self.parameters():
+            nn.init.normal_(p, 0.0, std)
+        return self
+
+    def initial_state(self, batch: int) -> State:
+        zeros = self.embedding.weight.new_zeros(batch, self.lstm.hidden_size)
+        return zeros, zeros.clone()
+
+    def inputs_for(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forcing inputs: [start, y_1 .. y_{T-1}] for tokens [B, T]."""
+        start = tokens.new_full((tokens.shape[0], 1), self.start_token)
+        return torch.cat([start, tokens[:, :-1]], dim=1)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits [B, T, V] of y_t given y_<t."""
+        hidden, _ = self.lstm(self.embedding(self.inputs_for(tokens)))
+        return self.out(hidden)
+
+    def log_probs(self, tokens: torch.Tensor) -> torch.Tensor:
+        """log G(y_t | y_<t) for tokens [B, T] -> [B, T]."""
+        logp = F.log_softmax(self(tokens), dim=-1)
+        return logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+    def advance(self, inputs: torch.Tensor, state: State) -> State:
+        """One LSTM step: inputs [U] token ids, state (h, c) [U, H] -> new state."""
+        h, c = state
+        gates = F.linear(self.embedding(inputs), self.lstm.weight_ih_l0, self.lstm.bias_ih_l0)
+        gates = gates + F.linear(h, self.lstm.weight_hh_l0, self.lstm.bias_hh_l0)  # [U, 4H]
+        i, f, g, o = gates.chunk(4, dim=-1)  # PyTorch gate order
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    @torch.no_grad()
+    def next_tokens(self, h: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        """Sample the next tokens [U] from hidden states h [U, H]; logits are made block by block
+        so the [rows, V] intermediates stay in cache."""
+        return torch.cat([sample_tokens(self.out(h[r:r + SAMPLE_ROWS]), uniforms[r:r + SAMPLE_ROWS])
+                          for r in range(0, len(h), SAMPLE_ROWS)])
+
+    def prefix_states(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """States after consuming [start, y_1 .. y_{t-1}] for t = 1..T-1, stepped like `advance`.
+
+        tokens [B, T] -> (h, c), each [B, T-1, H]; index t-1 is where a completion of the prefix
+        y_1..y_t starts: advancing with y_t from there gives the state that samples y_{t+1}.
+        """
+        state = self.initial_state(tokens.shape[0])
+        inputs = self.inputs_for(tokens)  # [B, T]
+        hs, cs = [], []
+        for t in range(tokens.shape[1] - 1):
+            state = self.advance(inputs[:, t], state)
+            hs.append(state[0])
+            cs.append(state[1])
+        return torch.stack(hs, dim=1), torch.stack(cs, dim=1)
+
+    @torch.no_grad()
+    def sample(self, uniforms: torch.Tensor) -> torch.Tensor:
+        """Sequences [U, T] drawn with explicit uniforms [U, T] (one draw per position)."""
+        count, length = uniforms.shape
+        tokens = uniforms.new_empty((count, length), dtype=torch.long)
+        inputs = torch.full((count,), self.start_token, dtype=torch.long, device=uniforms.device)
+        state = self.initial_state(count)
+        for t in range(length):
+            state = self.advance(inputs, state)
+            inputs = self.next_tokens(state[0], uniforms[:, t])
+            tokens[:, t] = inputs
+        return tokens
+
+
+class Highway(nn.Module):
+    """y = t * relu(W_h x) + (1 - t) * x with gate t = sigmoid(W_t x)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.transform = nn.Linear(size, size)
+        self.gate = nn.Linear(size, size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = torch.sigmoid(self.gate(x))
+        return gate * F.relu(self.transform(x)) + (1.0 - gate) * x
+
+
+class Discriminator(nn.Module):
+    """The paper's CNN: embedding, a conv per filter size with max-over-time pooling, highway,
+    dropout and a 2-class output (index 1 = real)."""
+
+    def __init__(self, vocab_size: int, embed_dim: int, filter_sizes: list[int], num_filters: list[int],
+                 dropout: float):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.convs = nn.ModuleList(nn.Conv1d(embed_dim, n, s) for s, n in zip(filter_sizes, num_filters))
+        features = sum(num_filters)
+        self.highway = Highway(features)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(features, 2)
+
+    def init_paper_(self) -> "Discriminator":
+        nn.init.uniform_(self.embedding.weight, -1.0, 1.0)
+        for conv in self.convs:
+            nn.init.trunc_normal_(conv.weight, std=0.1, a=-0.2, b=0.2)
+            nn.init.constant_(conv.bias, 0.1)
+        for layer in (self.highway.transform, self.highway.gate, self.out):
+            nn.init.trunc_normal_(layer.weight, std=0.1, a=-0.2, b=0.2)
+            nn.init.zeros_(layer.bias)  # highway gate bias 0, as the paper's setting
+        return self
+
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens [B, T] -> pooled conv features [B, F]."""
+        embedded = self.embedding(tokens).transpose(1, 2)  # [B, E, T]
+        return torch.cat([F.relu(conv(embedded)).amax(dim=-1) for conv in self.convs], dim=1)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Class logits [B, 2]."""
+        return self.out(self.dropout(self.highway(self.features(tokens))))
+
+    @torch.no_grad()
+    def real_prob(self, tokens: torch.Tensor) -> torch.Tensor:
+        """P(real) [B]; call in eval mode (no dropout) for rewards."""
+        return torch.softmax(self(tokens), dim=-1)[:, 1]
+
+    def l2_loss(self) -> torch.Tensor:
+        return 0.5 * (self.out.weight.square().sum() + self.out.bias.square().sum())
+
+
+def build_generator(model_cfg, gen_cfg) -> Generator:
+    return Generator(model_cfg.vocab_size, gen_cfg.embed_dim, gen_cfg.hidden_dim, model_cfg.seq_len,
+                     model_cfg.start_token)
+
+
+def build_discriminator(model_cfg, disc_cfg) -> Discriminator:
+    return Discriminator(model_cfg.vocab_size, disc_cfg.embed_dim, disc_cfg.filter_sizes,
+                         disc_cfg.num_filters, disc_cfg.dropout)

@@ -1,0 +1,62 @@
+import pytest
+
+from seqgan.config import ConfigError, load_config
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("preset", ["smoke", "paper", "cpu"])
+def test_presets_load(preset):
+    config = load_config(f"deploy/configs/{preset}.yaml")
+    assert config.model.seq_len >= max(config.discriminator.filter_sizes)
+
+
+@pytest.mark.unit
+def test_paper_preset_has_the_papers_numbers():
+    c = load_config("deploy/configs/paper.yaml")
+    assert (c.model.vocab_size, c.model.seq_len, c.data.batch_size) == (5000, 20, 64)
+    assert (c.generator.embed_dim, c.generator.hidden_dim, c.generator.lr, c.generator.grad_clip) == (32, 32, 0.01, 5.0)
+    assert c.discriminator.filter_sizes == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
+    assert c.discriminator.num_filters == [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
+    assert (c.discriminator.dropout, c.discriminator.l2_reg, c.discriminator.lr) == (0.25, 0.2, 1e-4)
+    assert (c.train.mle_epochs, c.train.disc_pretrain_rounds, c.train.disc_epochs) == (120, 50, 3)
+    assert (c.train.adv_iterations, c.train.d_steps, c.rollout.num_rollouts, c.rollout.update_rate) == (200, 5, 16, 0.0)
+
+
+@pytest.mark.unit
+def test_overrides_are_typed():
+    c = load_config(None, ["rollout.update_rate=0.8", "data.oracle=null", "discriminator.filter_sizes=[1,2]",
+                           "discriminator.num_filters=[3,4]", "model.vocab_size=7"])
+    assert c.rollout.update_rate == 0.8 and c.data.oracle is None and c.model.vocab_size == 7
+    assert c.discriminator.filter_sizes == [1, 2]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("override, words", [
+    ("model.vocab_sise=3", ["model.vocab_sise"]),
+    ("nosection.key=1", ["nosection"]),
+    ("model.vocab_size=abc", ["model.vocab_size", "int", "abc"]),
+    ("model.vocab_size=true", ["model.vocab_size", "int"]),
+    ("generator.lr=fast", ["generator.lr", "float"]),
+    ("discriminator.filter_sizes=3", ["discriminator.filter_sizes", "list"]),
+    ("rollout.update_rate=1.0", ["rollout.update_rate", "[0, 1)"]),
+    ("rollout.num_rollouts=0", ["rollout.num_rollouts", "> 0"]),
+    ("discriminator.filter_sizes=[1,30]", ["discriminator"]),
+    ("model.seq_len=5", ["filter_sizes", "model.seq_len"]),
+    ("learner.device=tpu", ["learner.device", "tpu"]),
+    ("novalue", ["section.key=value"]),
+])
+def test_bad_config_names_the_key(override, words):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [override])
+    for word in words:
+        assert word in str(error.value)
+
+
+@pytest.mark.unit
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: 3\n")
+    with pytest.raises(ConfigError, match="model: expected a mapping"):
+        load_config(bad)

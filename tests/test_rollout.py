@@ -1,0 +1,131 @@
+"""The batched rollout engine against the reference engine and against exact enumeration."""
+import itertools
+
+import pytest
+import torch
+
+from rewards.reference import reference_unit_reward_sums
+from rewards.rollout import unit_reward_sums
+from rewards.units import RewardUnit, assemble_rewards, split_rewards
+from seqgan.seeding import uniforms
+
+
+def all_units(batch, seq_len, rollouts, seed=3, iteration=0, unit_samples=2, unit_prefixes=2, unit_rollouts=3):
+    return split_rewards(batch, seq_len, rollouts, unit_samples, unit_prefixes, unit_rollouts, seed, iteration)
+
+
+def rewards_with(engine, generator, disc, samples, units, rollouts):
+    sums = [engine(generator, disc, samples, unit) for unit in units]
+    return assemble_rewards(units, sums, disc.real_prob(samples), samples.shape[1], rollouts)
+
+
+def fast(chunk_tokens=10_000):
+    return lambda g, d, s, u: unit_reward_sums(g, d, s, u, chunk_tokens)
+
+
+@pytest.mark.unit
+def test_units_cover_every_sample_prefix_and_rollout_once():
+    units = all_units(batch=5, seq_len=6, rollouts=7)
+    seen = torch.zeros(5, 6, 7, dtype=torch.long)
+    for u in units:
+        seen[u.sample_start:u.sample_stop, u.prefix_start:u.prefix_stop, u.rollout_start:u.rollout_stop] += 1
+    assert (seen[:, 1:] == 1).all() and (seen[:, 0] == 0).all()  # prefixes 1..T-1
+    assert [u.index for u in units] == list(range(len(units)))
+
+
+@pytest.mark.unit
+def test_fast_equals_reference_under_the_same_draws(tiny_models):
+    generator, disc = tiny_models
+    samples = generator.sample(uniforms(1, (5, 6)))
+    units = all_units(5, 6, 4)
+    got = rewards_with(fast(), generator, disc, samples, units, 4)
+    want = rewards_with(reference_unit_reward_sums, generator, disc, samples, units, 4)
+    assert got.shape == (5, 6)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("chunk_tokens", [1, 6 * 4, 1_000_000])
+def test_chunking_does_not_change_rewards(tiny_models, chunk_tokens):
+    generator, disc = tiny_models
+    samples = generator.sample(uniforms(2, (4, 6)))
+    units = all_units(4, 6, 3, unit_samples=4, unit_prefixes=5, unit_rollouts=3)
+    base = rewards_with(fast(10_000), generator, disc, samples, units, 3)
+    torch.testing.assert_close(rewards_with(fast(chunk_tokens), generator, disc, samples, units, 3), base,
+                               rtol=0, atol=1e-12)
+
+
+@pytest.mark.unit
+def test_unit_shape_does_not_change_the_reward_mean(tiny_models):
+    """Different unit layouts use different draws, but estimate the same rewards."""
+    generator, disc = tiny_models
+    samples = generator.sample(uniforms(3, (2, 6)))
+    a = rewards_with(fast(), generator, disc, samples, all_units(2, 6, 400, unit_rollouts=400), 400)
+    b = rewards_with(fast(), generator, disc, samples, all_units(2, 6, 400, seed=9, unit_rollouts=37), 400)
+    assert (a - b).abs().max() < 0.08
+
+
+def exact_rewards(generator, disc, samples):
+    """Q by enumerating every completion: sum_c P(c | prefix) D(prefix + c)."""
+    batch, seq_len = samples.shape
+    vocab = generator.vocab_size
+    q = torch.zeros(batch, seq_len, dtype=torch.float64)
+    q[:, -1] = disc.real_prob(samples)
+    for t in range(1, seq_len):
+        tails = torch.tensor(list(itertools.product(range(vocab), repeat=seq_len - t)))  # [C, T-t]
+        for b in range(batch):
+            full = torch.cat([samples[b, :t].expand(len(tails), t), tails], dim=1)  # [C, T]
+            logp = generator.log_probs(full)[:, t:].sum(-1)  # log P(completion | prefix)
+            q[b, t - 1] = (logp.exp() * disc.real_prob(full)).sum()
+    return q
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_rewards_match_exact_expectation(engine, tiny_models):
+    torch.manual_seed(1)
+    from seqgan.models import Discriminator, Generator
+    generator = Generator(3, 4, 5, 4).init_normal_(1.0).double().eval()
+    disc = Discriminator(3, 4, [1, 2], [4, 4], 0.0).init_paper_().double().eval()
+    with torch.no_grad():
+        disc.out.weight.mul_(20)  # spread D's scores so wrong rewards would show
+    samples = generator.sample(uniforms(4, (2, 4)))
+    rollouts = 3000
+    units = all_units(2, 4, rollouts, unit_samples=2, unit_prefixes=3, unit_rollouts=rollouts)
+    run = fast() if engine == "fast" else reference_unit_reward_sums
+    got = rewards_with(run, generator, disc, samples, units, rollouts).double()
+    want = exact_rewards(generator, disc, samples)
+    assert (want[:, :-1].max() - want[:, :-1].min()) > 0.05, "degenerate toy: D scores too flat"
+    # Monte Carlo error of a mean of 3000 values in [0, 1]: sd <= 0.5 / sqrt(3000) ~ 0.009.
+    torch.testing.assert_close(got, want, rtol=0, atol=0.04)
+
+
+@pytest.mark.unit
+def test_rewards_are_laid_out_per_sample(tiny_models):
+    """Row b of the rewards belongs to sample b: permuting the batch permutes the rows."""
+    generator, disc = tiny_models
+    samples = generator.sample(uniforms(5, (4, 6)))
+    rollouts = 300
+    units = all_units(4, 6, rollouts, unit_samples=1, unit_prefixes=5, unit_rollouts=rollouts)
+    base = rewards_with(fast(), generator, disc, samples, units, rollouts)
+    perm = torch.tensor([2, 0, 3, 1])
+    permuted = rewards_with(fast(), generator, disc, samples[perm], units, rollouts)
+    # unit_samples=1: each row's draws come from its own units, so rows move with their sample
+    # only in distribution; the final column (D(Y)) moves exactly.
+    torch.testing.assert_close(permuted[:, -1], base[perm, -1])
+    assert (permuted - base[perm]).abs().max() < 0.1
+    assert (permuted - base).abs().max() > (permuted - base[perm]).abs().max()
+
+
+@pytest.mark.unit
+def test_completions_keep_their_prefix(tiny_models):
+    from rewards.rollout import complete_prefixes
+    generator, _ = tiny_models
+    samples = generator.sample(uniforms(6, (3, 6)))
+    states = generator.prefix_states(samples)
+    prefixes = [1, 3, 5]
+    draws = uniforms(7, (3, 3, 2, 6))  # [P, b, n, T]
+    completions = complete_prefixes(generator, samples, states, prefixes, draws).view(3, 3, 2, 6)
+    for p, t in enumerate(prefixes):
+        assert (completions[p, :, :, :t] == samples[:, None, :t]).all()
+    assert not (completions[0] == samples[:, None]).all(), "completions were not sampled"
