@@ -1,0 +1,119 @@
+"""`seqgan bench rollout|scaling`: speed as ratios measured in one run on one machine."""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+
+import torch
+
+from rewards.reference import reference_unit_reward_sums
+from rewards.rollout import unit_reward_sums
+from rewards.units import RewardUnit, split_rewards
+from seqgan.config import Config, load_config
+from seqgan.models import build_discriminator, build_generator
+from seqgan.seeding import uniforms
+
+PAPER = "deploy/configs/paper.yaml"
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version()}
+
+
+def paper_config(seq_len: int, rollouts: int, overrides: list[str] = ()) -> Config:
+    if not os.path.exists(PAPER):
+        raise FileNotFoundError(f"{PAPER} not found: run the benchmark from the project root")
+    return load_config(PAPER, [f"model.seq_len={seq_len}", f"rollout.num_rollouts={rollouts}", *overrides])
+
+
+def paper_models(config: Config):
+    torch.manual_seed(0)
+    generator = build_generator(config.model, config.generator).init_normal_(config.generator.init_std).eval()
+    disc = build_discriminator(config.model, config.discriminator).init_paper_().eval()
+    samples = generator.sample(uniforms(0, (config.data.batch_size, config.model.seq_len)))
+    return generator, disc, samples
+
+
+def seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def rollout(args) -> dict:
+    """Seconds per reward computation (B x (T-1) x N completions scored by D), fast vs reference."""
+    config = paper_config(args.seq_len, args.rollouts, [f"data.batch_size={args.batch}"])
+    generator, disc, samples = paper_models(config)
+    r, (batch, seq_len) = config.rollout, samples.shape
+    units = split_rewards(batch, seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes, r.unit_rollouts, 0, 0)
+    # The reference works like the public implementations: the whole batch per (n, t).
+    whole = RewardUnit(0, 0, batch, 1, seq_len, 0, r.num_rollouts, 0, 0)
+    fast_s = seconds(lambda: [unit_reward_sums(generator, disc, samples, u, r.chunk_tokens) for u in units],
+                     args.repeats)
+    reference_s = seconds(lambda: reference_unit_reward_sums(generator, disc, samples, whole), args.repeats)
+    return {"bench": "rollout", "batch": batch, "seq_len": seq_len, "rollouts": r.num_rollouts,
+            "fast_s": round(fast_s, 3), "reference_s": round(reference_s, 3),
+            "speedup": round(reference_s / fast_s, 2), "repeats": args.repeats, "machine": machine()}
+
+
+def scaling(args) -> dict:
+    """Rollout-phase throughput (completed rollouts/s) with K CPU actors of one torch thread each."""
+    import ray
+
+    from actors.ray_pool import RayPool
+    from learner.learner import Learner
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=max(args.workers), include_dashboard=False, _node_ip_address="127.0.0.1",
+                 log_to_driver=False)
+    throughput, broadcast_s = {}, []
+    try:
+        for seq_len in args.seq_lens:
+            for workers in args.workers:
+                config = paper_config(seq_len, args.rollouts, [f"rollout.num_workers={workers}",
+                                                               "rollout.torch_threads=1", "rollout.num_cpus=1"])
+                learner, pool = Learner(config), RayPool(config)
+                _, _, samples = paper_models(config)
+                for name in ("rollout", "discriminator"):
+                    start = time.perf_counter()
+                    version, packed = learner.publish(name)
+                    pool.publish(name, version, packed)
+                    ray.get([a.set_weights.remote(pool.weights[name][1][0]) for a in pool.actors])
+                    broadcast_s.append(time.perf_counter() - start)
+                r = config.rollout
+                units = split_rewards(len(samples), seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes,
+                                      r.unit_rollouts, 0, 0)
+                pool.run(units[:workers], samples)  # warm-up: first calls pay for imports
+                elapsed = seconds(lambda: pool.run(units, samples), args.repeats)
+                completed = len(samples) * (seq_len - 1) * r.num_rollouts
+                throughput[f"T{seq_len}_K{workers}"] = round(completed / elapsed, 1)
+                pool.close()
+    finally:
+        if started:
+            ray.shutdown()
+    lo, hi = min(args.workers), max(args.workers)
+    speedup = {f"T{t}": round(throughput[f"T{t}_K{hi}"] / throughput[f"T{t}_K{lo}"], 2) for t in args.seq_lens}
+    return {"bench": "scaling", "throughput": throughput, f"speedup_{hi}v{lo}": speedup,
+            "broadcast_s_per_version": round(statistics.median(broadcast_s), 4), "rollouts": args.rollouts,
+            "repeats": args.repeats, "machine": machine()}
+
+
+def describe(result: dict) -> str:
+    lines = [f"machine: {result['machine']}"]
+    for key, value in result.items():
+        if key != "machine":
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)

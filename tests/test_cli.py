@@ -1,0 +1,88 @@
+"""The `seqgan` command end to end, in subprocesses."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def seqgan(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "learner.cli", *map(str, args)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"seqgan {' '.join(map(str, args))} failed:\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.mark.smoke
+def test_train_sample_eval_inline(tmp_path):
+    run = tmp_path / "run"
+    out = seqgan("train", "--config", "deploy/configs/smoke.yaml", "--set", "rollout.num_workers=0", "--out", run)
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {r["phase"] for r in records} == {"mle", "disc", "adv"}
+    assert all({"phase", "step"} <= set(r) for r in records)
+    adv = [r for r in records if r["phase"] == "adv"]
+    assert len(adv) == 3 and all("time_rollout" in r and "g_loss" in r for r in adv)
+    assert "nll_oracle" in adv[-1] and "nll_test" in adv[-1]
+    evaluated = [r["nll_oracle"] for r in records if "nll_oracle" in r]
+    assert summary["best_nll_oracle"] == min(evaluated) and summary["final_nll_oracle"] == evaluated[-1]
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "latest").is_file()
+
+    seqgan("sample", "--run", run, "-n", 50, "--out", tmp_path / "samples.txt")
+    lines = (tmp_path / "samples.txt").read_text().splitlines()
+    assert len(lines) == 50 and all(len(line.split()) == 10 for line in lines)
+
+    seqgan("oracle", "new", "--config", "deploy/configs/smoke.yaml", "--out", tmp_path / "oracle.sgw")
+    seqgan("oracle", "sample", "--oracle", tmp_path / "oracle.sgw", "-n", 300, "--out", tmp_path / "real.txt")
+    own = float(seqgan("eval", "--oracle", tmp_path / "oracle.sgw", tmp_path / "real.txt").stdout)
+    generated = float(seqgan("eval", "--oracle", tmp_path / "oracle.sgw", tmp_path / "samples.txt").stdout)
+    assert own < math.log(60) and generated > own
+
+    again = seqgan("train", "--config", "deploy/configs/smoke.yaml", "--out", run, check=False)
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    assert (run / "metrics.jsonl").read_text().count("\n") == len(records), "an existing run was touched"
+
+
+@pytest.mark.smoke
+def test_bad_input_is_a_clear_error(tmp_path):
+    bad = seqgan("train", "--config", "deploy/configs/smoke.yaml", "--set", "rollout.num_rolouts=3",
+                 "--out", tmp_path / "r", check=False)
+    assert bad.returncode == 2 and "rollout.num_rolouts" in bad.stderr and "Traceback" not in bad.stderr
+    (tmp_path / "bad.txt").write_text("1 2 3\n")
+    seqgan("oracle", "new", "--config", "deploy/configs/smoke.yaml", "--out", tmp_path / "o.sgw")
+    bad = seqgan("eval", "--oracle", tmp_path / "o.sgw", tmp_path / "bad.txt", check=False)
+    assert bad.returncode == 2 and "expected model.seq_len = 10" in bad.stderr
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.smoke
+@pytest.mark.ray
+def test_train_on_local_ray(tmp_path):
+    """The README's main job: the smoke preset on a local Ray with rollout actors."""
+    run = tmp_path / "run"
+    seqgan("train", "--config", "deploy/configs/smoke.yaml", "--out", run)
+    adv = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"adv"' in line]
+    assert len(adv) == 3 and all(r["actor_restarts"] == 0 for r in adv)
+
+
+@pytest.mark.smoke
+def test_oracle_import_seqgan(tmp_path):
+    import pickle
+
+    import numpy as np
+    rng = np.random.default_rng(0)
+    v, e, h = 60, 4, 6
+    arrays = [rng.normal(size=(v, e))] + [rng.normal(size=s) for _ in range(4) for s in ((e, h), (h, h), (h,))]
+    arrays += [rng.normal(size=(h, v)), rng.normal(size=(v,))]
+    (tmp_path / "target.pkl").write_bytes(pickle.dumps([a.astype(np.float32) for a in arrays], protocol=0))
+    seqgan("oracle", "import-seqgan", tmp_path / "target.pkl", "--seq-len", 10, "--out", tmp_path / "o.sgw")
+    seqgan("oracle", "sample", "--oracle", tmp_path / "o.sgw", "-n", 200, "--out", tmp_path / "real.txt")
+    assert float(seqgan("eval", "--oracle", tmp_path / "o.sgw", tmp_path / "real.txt").stdout) < math.log(v)
+    (tmp_path / "evil.pkl").write_bytes(b"cos\nsystem\n(S'true'\ntR.")
+    bad = seqgan("oracle", "import-seqgan", tmp_path / "evil.pkl", "--out", tmp_path / "e.sgw", check=False)
+    assert bad.returncode == 2 and "refusing os.system" in bad.stderr and not (tmp_path / "e.sgw").exists()

@@ -1,0 +1,59 @@
+import math
+
+import pytest
+import torch
+
+from learner.learner import Learner, policy_gradient_loss
+from seqgan.seeding import uniforms
+
+
+@pytest.mark.unit
+def test_policy_gradient_loss_hand_computed():
+    log_probs = torch.log(torch.tensor([[0.5, 0.25], [0.1, 0.8]]))
+    rewards = torch.tensor([[1.0, 2.0], [0.5, 0.0]])
+    want = -(math.log(0.5) * 1 + math.log(0.25) * 2 + math.log(0.1) * 0.5 + math.log(0.8) * 0)
+    assert math.isclose(policy_gradient_loss(log_probs, rewards).item(), want, rel_tol=1e-6)
+    assert policy_gradient_loss(log_probs, rewards).item() > 0  # -log p * positive reward
+
+
+@pytest.mark.unit
+def test_pg_step_raises_probability_of_rewarded_samples(smoke_config):
+    learner = Learner(smoke_config)
+    samples = learner.generator.sample(uniforms(0, (32, smoke_config.model.seq_len)))
+    good = torch.zeros(32, smoke_config.model.seq_len)
+    good[:16] = 1.0  # reward the first half only
+    before = learner.generator.log_probs(samples).sum(-1).detach()
+    learner.pg_step(samples, good)
+    after = learner.generator.log_probs(samples).sum(-1).detach()
+    assert (after[:16] - before[:16]).mean() > 0
+    assert (after[:16] - before[:16]).mean() > (after[16:] - before[16:]).mean()
+
+
+@pytest.mark.unit
+def test_rollout_policy_mixing(smoke_config):
+    smoke_config.rollout.update_rate = 0.8
+    learner = Learner(smoke_config)
+    old = [p.clone() for p in learner.rollout.parameters()]
+    with torch.no_grad():
+        for p in learner.generator.parameters():
+            p.add_(1.0)
+    learner.update_rollout_policy()
+    for before, after, g in zip(old, learner.rollout.parameters(), learner.generator.parameters()):
+        torch.testing.assert_close(after, 0.8 * before + 0.2 * g)
+    assert learner.versions["rollout"] == 1
+
+
+@pytest.mark.unit
+def test_mle_and_discriminator_learn(smoke_config):
+    smoke_config.discriminator.lr = 3e-3  # the paper's 1e-4 needs far more data than a unit test
+    learner = Learner(smoke_config)
+    t = smoke_config.model.seq_len
+    real = torch.randint(0, 5, (128, t))  # a narrow "real" distribution: tokens 0..4
+    first = learner.mle_epoch(real, 0)
+    for epoch in range(1, 6):
+        last = learner.mle_epoch(real, epoch)
+    assert last < first
+    fake = torch.randint(30, 60, (128, t))
+    stats = [learner.train_discriminator(real, fake, k) for k in range(4)]
+    assert stats[-1]["d_acc"] > 0.9 and stats[-1]["d_loss"] < stats[0]["d_loss"]
+    assert learner.real_prob(real).mean() > learner.real_prob(fake).mean()

@@ -1,0 +1,111 @@
+"""Weight packing, .sgw files, token files, oracle files and checkpoints."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from learner.learner import Learner
+from seqgan.data import read_tokens, write_tokens
+from seqgan.metrics import nll_per_token
+from seqgan.models import Generator
+from seqgan.oracle import load_oracle, new_oracle, save_oracle
+from seqgan.packing import MAGIC, load_into, pack_state, read_packed, unpack_state, write_packed
+from seqgan.seeding import uniforms
+
+
+@pytest.mark.unit
+def test_pack_round_trip_from_a_read_only_buffer():
+    model = Generator(9, 4, 5, 3)
+    packed = pack_state(model.state_dict(), "generator", 7)
+    assert packed.model == "generator" and packed.version == 7 and packed.buffer.dtype == np.uint8
+    frozen = type(packed)(packed.header, packed.buffer.copy())
+    frozen.buffer.flags.writeable = False  # as the object store hands it out
+    other = Generator(9, 4, 5, 3)
+    load_into(other, frozen)
+    for (name, a), b in zip(model.state_dict().items(), other.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+@pytest.mark.unit
+def test_load_into_refuses_mismatched_weights():
+    packed = pack_state(Generator(9, 4, 5, 3).state_dict(), "generator", 0)
+    with pytest.raises(ValueError, match=r"embedding.weight: shape \(9, 4\), expected \(10, 4\)"):
+        load_into(Generator(10, 4, 5, 3), packed)
+    with pytest.raises(ValueError, match="missing"):
+        load_into(torch.nn.Linear(2, 2), packed)
+
+
+@pytest.mark.unit
+def test_sgw_file_round_trip_and_refusals(tmp_path):
+    state = {"a": torch.arange(6.0).view(2, 3), "b": torch.tensor([1, 2], dtype=torch.int64)}
+    write_packed(tmp_path / "w.sgw", pack_state(state, "m", 3, {"note": "x"}))
+    back = read_packed(tmp_path / "w.sgw")
+    assert back.meta["meta"] == {"note": "x"}
+    for name, tensor in unpack_state(back).items():
+        assert torch.equal(tensor, state[name])
+    (tmp_path / "pickle.sgw").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(ValueError, match="not a seqgan weights file"):
+        read_packed(tmp_path / "pickle.sgw")
+    with pytest.raises(FileNotFoundError, match="nope.sgw"):
+        read_packed(tmp_path / "nope.sgw")
+    assert (tmp_path / "w.sgw").read_bytes().startswith(MAGIC)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.unit
+def test_token_files(tmp_path):
+    tokens = torch.tensor([[1, 2, 3], [4, 0, 5]])
+    write_tokens(tmp_path / "t.txt", tokens)
+    assert (tmp_path / "t.txt").read_text() == "1 2 3\n4 0 5\n"
+    assert torch.equal(read_tokens(tmp_path / "t.txt", 6, 3), tokens)
+    write_tokens(tmp_path / "w.txt", tokens, [f"w{i}" for i in range(6)])
+    assert (tmp_path / "w.txt").read_text().splitlines()[0] == "w1 w2 w3"
+    for text, message in [("1 2\n", "2 tokens, expected model.seq_len = 3"),
+                          ("1 2 9\n", "token id 9 outside"), ("1 x 2\n", "expected integer token ids")]:
+        (tmp_path / "bad.txt").write_text("0 0 0\n" + text)
+        with pytest.raises(ValueError, match=message) as error:
+            read_tokens(tmp_path / "bad.txt", 6, 3)
+        assert "bad.txt:2" in str(error.value)
+
+
+@pytest.mark.unit
+def test_oracle_file_and_own_samples_nll(tmp_path):
+    oracle = new_oracle(vocab_size=200, embed_dim=32, hidden_dim=32, seq_len=20, start_token=0, seed=88)
+    assert not any(p.requires_grad for p in oracle.parameters())
+    weights = torch.cat([p.flatten() for p in oracle.parameters()])
+    assert abs(weights.std().item() - 1.0) < 0.05  # N(0, 1)
+    save_oracle(oracle, tmp_path / "oracle.sgw")
+    loaded = load_oracle(tmp_path / "oracle.sgw")
+    samples = loaded.sample(uniforms(1, (2000, 20)))
+    assert torch.equal(samples, oracle.sample(uniforms(1, (2000, 20))))
+    own = nll_per_token(loaded, samples)
+    assert own < 0.8 * math.log(200), f"oracle's own NLL {own} not well below uniform {math.log(200)}"
+    other = new_oracle(200, 32, 32, 20, 0, seed=89)
+    assert nll_per_token(other, samples) > own + 1.0
+    write_packed(tmp_path / "gen.sgw", pack_state(oracle.state_dict(), "generator", 0))
+    with pytest.raises(ValueError, match="expected an oracle"):
+        load_oracle(tmp_path / "gen.sgw")
+
+
+@pytest.mark.unit
+def test_checkpoint_round_trip_and_latest_pointer(tmp_path, smoke_config):
+    learner = Learner(smoke_config)
+    learner.mle_epoch(torch.randint(0, 60, (64, 10)), 0)
+    for step in (1, 2, 3):
+        save_checkpoint(tmp_path, learner.state(), {"phase": "mle", "step": step})
+    assert latest_checkpoint(tmp_path).name == "step-00000003"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*")) == ["step-00000002", "step-00000003"]
+    # A half-written newer checkpoint (killed mid-write) is not what `latest` names.
+    (tmp_path / "checkpoints" / "step-00000004").mkdir()
+    state, progress = load_checkpoint(tmp_path)
+    assert progress == {"phase": "mle", "step": 3}
+    fresh = Learner(smoke_config)
+    fresh.load_state(state)
+    assert fresh.versions == learner.versions
+    for a, b in zip(fresh.generator.parameters(), learner.generator.parameters()):
+        assert torch.equal(a, b)
+    assert fresh.optimizers["mle"].state_dict()["state"][0]["step"] == learner.optimizers["mle"].state_dict()["state"][0]["step"]
+    assert json.loads((latest_checkpoint(tmp_path) / "progress.json").read_text())["versions"] == learner.versions
