@@ -4,22 +4,16 @@ Cost of the public implementations: N*(T-1) re-runs of the prefix plus a D call 
 Here the prefix states are computed once, then every (sample, prefix, rollout) completion of a
 work unit advances together, one batched step per position; completions are ordered by prefix
 length so the finished ones drop off the end and no step is wasted. D scores all completions in
-large batches. `chunk_tokens` bounds how many completion tokens are alive at once, so long
+large batches and convolves only the windows that reach past each prefix (rewards/scoring.py). `chunk_tokens` bounds how many completion tokens are alive at once, so long
 sequences run in a fixed memory budget.
 """
 from __future__ import annotations
 
 import torch
 
+from rewards.scoring import prefix_window_max, score_prefix_group
 from rewards.units import RewardUnit
 from seqgan.models import Discriminator, Generator
-
-
-@torch.no_grad()
-def score_in_batches(disc: Discriminator, sequences: torch.Tensor, chunk_tokens: int) -> torch.Tensor:
-    """D real-probabilities [U] of sequences [U, T], at most chunk_tokens tokens per D call."""
-    rows = max(1, chunk_tokens // sequences.shape[1])
-    return torch.cat([disc.real_prob(sequences[i:i + rows]) for i in range(0, len(sequences), rows)])
 
 
 @torch.no_grad()
@@ -61,13 +55,20 @@ def unit_reward_sums(policy: Generator, disc: Discriminator, samples: torch.Tens
     rows = samples[unit.sample_start:unit.sample_stop]  # [b, T]
     b, seq_len = rows.shape
     states = policy.prefix_states(rows)  # (h, c) [b, T-1, H], once for all rollouts
+    window_max = prefix_window_max(disc, rows)  # D's windows inside prefixes, once for all rollouts
+    group = b * unit.num_rollouts  # completions of one prefix, ordered (sample, rollout)
+    sample_rows = torch.arange(b, device=rows.device).repeat_interleave(unit.num_rollouts)  # [group]
+    score_rows = max(1, chunk_tokens // seq_len)  # completions per D call
     per_chunk = max(1, chunk_tokens // (b * unit.num_rollouts * seq_len))  # prefixes per chunk
     prefixes = list(unit.prefixes)
     sums = []
     for start in range(0, len(prefixes), per_chunk):
         chunk = prefixes[start:start + per_chunk]
         draws = torch.stack([unit.draws(t, seq_len, rows.device) for t in chunk])  # [P, b, n, T]
-        completions = complete_prefixes(policy, rows, states, chunk, draws)
-        probs = score_in_batches(disc, completions, chunk_tokens).view(len(chunk), b, unit.num_rollouts)
+        completions = complete_prefixes(policy, rows, states, chunk, draws).view(len(chunk), group, seq_len)
+        probs = torch.stack([
+            torch.cat([score_prefix_group(disc, completions[p, i:i + score_rows], t, sample_rows[i:i + score_rows],
+                                          window_max) for i in range(0, group, score_rows)])
+            for p, t in enumerate(chunk)]).view(len(chunk), b, unit.num_rollouts)
         sums.append(probs.double().sum(-1).transpose(0, 1))  # [b, P]
     return torch.cat(sums, dim=1)

@@ -155,9 +155,13 @@ class Discriminator(nn.Module):
         embedded = self.embedding(tokens).transpose(1, 2)  # [B, E, T]
         return torch.cat([F.relu(conv(embedded)).amax(dim=-1) for conv in self.convs], dim=1)
 
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Pooled features [B, F] -> class logits [B, 2]."""
+        return self.out(self.dropout(self.highway(features)))
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Class logits [B, 2]."""
-        return self.out(self.dropout(self.highway(self.features(tokens))))
+        return self.head(self.features(tokens))
 
     @torch.no_grad()
     def real_prob(self, tokens: torch.Tensor) -> torch.Tensor:
