@@ -3,11 +3,13 @@
 Weights: each version is put in the object store once; every call carries the current refs and
 an actor fetches only versions newer than it holds, so a restarted actor re-syncs on its next
 unit. Units are handed out one at a time to whichever actor is free (a slow actor does not hold
-the iteration), re-run when their actor dies, and every wait is bounded.
+the iteration), re-run when their actor dies (by whichever actor is free: a dead actor gets no
+units until it answers a probe after its restart), and every wait is bounded.
 """
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 
 import ray
@@ -68,24 +70,32 @@ class RayPool:
         r = self.config.rollout
         samples_ref = ray.put(samples) if samples is not None else None
         pending, idle = deque(range(len(units))), deque(range(len(self.actors)))
-        in_flight: dict = {}  # ref -> (unit position, actor index)
+        in_flight: dict = {}  # ref -> (unit position, or None for a probe of a dead actor; actor index)
         failures = [0] * len(units)
         results: list[UnitResult | None] = [None] * len(units)
-        while pending or in_flight:
+        deadline = time.monotonic() + r.timeout_s  # moved on by every unit that comes back
+        while pending or any(position is not None for position, _ in in_flight.values()):
             while pending and idle:
                 position, actor = pending.popleft(), idle.popleft()
                 ref = self.actors[actor].run.remote(units[position], samples_ref, self.weights)
                 in_flight[ref] = (position, actor)
-            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=r.timeout_s)
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
             if not done:
+                units_in_flight = sum(position is not None for position, _ in in_flight.values())
                 raise TimeoutError(f"no rollout result within rollout.timeout_s={r.timeout_s}s "
-                                   f"({len(in_flight)} units in flight, {len(pending)} waiting)")
+                                   f"({units_in_flight} units in flight, {len(pending)} waiting)")
             position, actor = in_flight.pop(done[0])
-            idle.append(actor)
+            if position is not None:
+                deadline = time.monotonic() + r.timeout_s
             try:
-                results[position] = ray.get(done[0])
+                result = ray.get(done[0])
             except RayActorError as error:
-                # The actor died (Ray restarts it); re-run the unit, which gives the same result.
+                # The actor died (Ray restarts it). It gets units again once it answers a probe, so
+                # a slow restart neither holds the unit nor uses up its retries.
+                in_flight[self.actors[actor].pid.remote()] = (None, actor)
+                if position is None:
+                    continue
+                # Re-run the unit on whichever actor is free; it gives the same result.
                 failures[position] += 1
                 self.restarts += 1
                 if failures[position] > r.max_retries:
@@ -93,7 +103,11 @@ class RayPool:
                                        f"(rollout.max_retries={r.max_retries}): {error}") from error
                 pending.appendleft(position)
                 continue
-            self.max_lag = max(self.max_lag, results[position].version_lag)
+            idle.append(actor)
+            if position is None:
+                continue
+            results[position] = result
+            self.max_lag = max(self.max_lag, result.version_lag)
         return results
 
     def stats(self) -> dict:

@@ -87,7 +87,7 @@ def parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="run Algorithm 1 (MLE, D pre-training, adversarial)")
     train.add_argument("--config", help="YAML preset (deploy/configs/*.yaml); defaults otherwise")
-    train.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    train.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE")
     train.add_argument("--out", default="runs/latest", help="run directory (default: runs/latest)")
     train.add_argument("--address", help="Ray cluster to join (else RAY_ADDRESS, else a local Ray)")
     train.set_defaults(func=cmd_train)
@@ -110,7 +110,7 @@ def parser() -> argparse.ArgumentParser:
     new = osub.add_parser("new", help="a new oracle with N(0, 1) weights (sizes from the config)")
     new.add_argument("--out", required=True)
     new.add_argument("--config")
-    new.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    new.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE")
     new.add_argument("--seed", type=int, help="default: data.oracle_seed")
     osample = osub.add_parser("sample", help="write a training set sampled from an oracle")
     osample.add_argument("--oracle", required=True)

@@ -20,7 +20,7 @@ from seqgan.data import read_tokens
 from seqgan.metrics import MetricsLog, nll_per_token
 from seqgan.oracle import check_oracle_fits, load_oracle, new_oracle
 from seqgan.packing import atomic_write_bytes
-from seqgan.seeding import uniforms
+from seqgan.seeding import derive_seed, uniforms
 
 
 def real_data(config: Config):
@@ -34,8 +34,8 @@ def real_data(config: Config):
     else:
         g = config.generator
         oracle = new_oracle(m.vocab_size, g.embed_dim, g.hidden_dim, m.seq_len, m.start_token, d.oracle_seed)
-    train = oracle.sample(uniforms(d.oracle_seed * 1000 + 1, (d.num_train, m.seq_len)))
-    test = oracle.sample(uniforms(d.oracle_seed * 1000 + 2, (d.num_test, m.seq_len)))
+    train = oracle.sample(uniforms(derive_seed(d.oracle_seed, "train_data"), (d.num_train, m.seq_len)))
+    test = oracle.sample(uniforms(derive_seed(d.oracle_seed, "test_data"), (d.num_test, m.seq_len)))
     return train, test, oracle
 
 

@@ -26,8 +26,8 @@ def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes
     """
     num_prefix, b, n, seq_len = draws.shape
     ts = torch.tensor(prefixes, device=samples.device)  # [P]
-    completions = samples.expand(num_prefix * n, b, seq_len)  # rows share the sample's prefix
-    completions = completions.reshape(num_prefix, n, b, seq_len).transpose(1, 2).reshape(-1, seq_len).clone()
+    # [P*b*n, T]: each row starts as its sample; positions past the prefix get overwritten.
+    completions = samples[None, :, None].expand(num_prefix, b, n, seq_len).reshape(-1, seq_len).clone()
     unit_prefix = ts.repeat_interleave(b * n)  # [U]
     u = draws.reshape(-1, seq_len)  # [U, T]
     h, c = (s[:, ts - 1].transpose(0, 1).unsqueeze(2).expand(-1, -1, n, -1).reshape(-1, s.shape[-1])

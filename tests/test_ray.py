@@ -3,10 +3,16 @@
 Every test here talks to a real Ray (on 127.0.0.1). At most one Ray is up at a time: the local
 2-CPU Ray is started on demand by `ray_local` and shut down at the end of the module, and the
 two-node test shuts it down first and starts (and removes) its own `Cluster`.
+
+This process runs with the CPU actors' torch thread count (rollout.torch_threads = 1): on CPU some
+small-batch kernels (conv, linear on fewer than ~16 rows) round differently with 1 and 2 threads,
+so bit-identity holds between equal thread counts (and 2 threads crawl on 2 busy cores). The
+Trainer test runs its inline learner with the learner actor's thread count instead.
 """
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -38,9 +44,39 @@ def config_with(*overrides: str):
     return load_config(SMOKE, ["rollout.num_workers=0", *overrides])
 
 
+@pytest.fixture(autouse=True)
+def actor_thread_count():
+    """This process computes like a CPU rollout actor: rollout.torch_threads (1) torch threads."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(config_with().rollout.torch_threads)
+    yield
+    torch.set_num_threads(saved)
+
+
 # -- Ray lifecycle: never two clusters at once -----------------------------------------------
+def init_on_loopback(**kwargs) -> None:
+    """ray.init bound to 127.0.0.1.
+
+    ray.init turns a loopback `_node_ip_address` or `address` into the machine's routable address
+    (ray._private.services.resolve_ip_for_localhost) unless Ray believes multi-node clusters are
+    off, so `_node_ip_address="127.0.0.1"` alone binds the local Ray to eth0 and cannot reach a
+    Cluster whose nodes were started with node_ip_address="127.0.0.1". Turn that off for the call.
+    """
+    from ray._private import ray_constants
+
+    saved = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(_node_ip_address="127.0.0.1", log_to_driver=False, **kwargs)
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
+    addresses = {n["NodeManagerAddress"] for n in ray.nodes()}
+    assert addresses == {"127.0.0.1"}, f"Ray is not bound to 127.0.0.1 only: {addresses}"
+    assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+
+
 def _start_local_ray() -> None:
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    init_on_loopback(num_cpus=2, include_dashboard=False)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -136,6 +172,18 @@ class SubmissionSpy:
         return getattr(self.handle, name)
 
 
+def pid_once_up(actor, timeout_s: float = 60.0) -> int:
+    """The actor's pid, once it answers (a restarting actor fails calls until it is back)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return ray.get(actor.pid.remote(), timeout=timeout_s)
+        except ray.exceptions.RayActorError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def fault_when_in_flight(spy: SubmissionSpy, fault, delay_s: float = 0.01):
     """A background thread that runs `fault()` once `spy`'s actor has a unit in flight."""
     errors: list[BaseException] = []
@@ -206,7 +254,10 @@ def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path):
     from learner.driver import Trainer
     from learner.remote import ray_runtime
 
+    # Inline: learner and worker in this process, with the learner actor's thread count (D's
+    # training rounds differently with 1 and 2 threads; the smoke shapes' rollouts do not).
     inline_config = config_with("rollout.sample_unit=64", "rollout.timeout_s=120")
+    torch.set_num_threads(os.cpu_count() or 1)  # as learner.remote.LearnerActor
     Trainer(inline_config, tmp_path / "inline", Learner(inline_config), InlinePool(inline_config)).train()
 
     ray_config = config_with("rollout.sample_unit=64", "rollout.timeout_s=120", "rollout.num_workers=2")
@@ -309,7 +360,7 @@ def test_killing_an_actor_mid_iteration_gives_the_same_rewards(ray_local, pools)
 
     pool = ray_pool(pools, config_with(*SLOW_UNITS), 2)
     publish_all(pool, learner)
-    ray.get([actor.pid.remote() for actor in pool.actors])  # both up before the iteration starts
+    victim_pid, _ = ray.get([actor.pid.remote() for actor in pool.actors])  # both up before the run
     victim = pool.actors[0]
     spy = pool.actors[0] = SubmissionSpy(victim, after=2)
     thread, errors = fault_when_in_flight(spy, lambda: ray.kill(victim, no_restart=False))
@@ -324,8 +375,53 @@ def test_killing_an_actor_mid_iteration_gives_the_same_rewards(ray_local, pools)
     assert pool.stats()["actor_restarts"] == pool.restarts
     assert torch.equal(rewards, want)
     assert all(r.versions == {"rollout": 0, "discriminator": 0} for r in results)
-    # The restarted actor re-synced its weights from the object store.
-    assert ray.get(victim.versions.remote(), timeout=60) == learner.versions
+    assert pid_once_up(victim) != victim_pid  # Ray restarted it
+    # The next iteration: the restarted actor (a fresh worker) re-syncs the published weights
+    # from the object store and computes its units like the others.
+    _, want_next = inline_reference(config, learner, step=1)
+    rewards_next, _ = compute_rewards(pool, config, learner, samples, step=1)
+    assert torch.equal(rewards_next, want_next)
+    assert [ray.get(actor.versions.remote()) for actor in pool.actors] == [learner.versions] * 2
+
+
+@ray.remote(num_cpus=1)
+class CpuSquatter:
+    def ping(self) -> int:
+        return 1
+
+
+@pytest.mark.ray
+def test_a_slowly_restarting_actor_neither_holds_its_unit_nor_uses_up_its_retries(ray_local, pools):
+    """Actor 0 dies while another actor, queued before its restart, takes its CPU: actor 0 cannot
+    come back during the iteration. Its unit is re-run once, by actor 1, and the iteration ends
+    without actor 0 (max_retries=1: re-sending the unit to the restarting actor would fail it)."""
+    overrides = [*SLOW_UNITS, "rollout.num_rollouts=16", "rollout.max_retries=1"]
+    config = config_with(*overrides)
+    learner = Learner(config)
+    samples, want = inline_reference(config, learner)
+
+    pool = ray_pool(pools, config_with(*overrides), 2)
+    publish_all(pool, learner)
+    ray.get([actor.pid.remote() for actor in pool.actors])
+    squatter = CpuSquatter.remote()  # pending: both CPUs are the actors'
+    victim = pool.actors[0]
+    spy = pool.actors[0] = SubmissionSpy(victim, after=2)
+
+    def fault():
+        ray.kill(victim, no_restart=False)
+        ray.get(squatter.ping.remote(), timeout=30)  # the squatter has actor 0's CPU
+
+    thread, errors = fault_when_in_flight(spy, fault)
+    try:
+        rewards, results = compute_rewards(pool, config, learner, samples)
+        thread.join(timeout=60)
+        assert not errors, errors
+        assert pool.restarts == 1  # the one unit that was on actor 0
+        assert torch.equal(rewards, want)
+    finally:
+        thread.join(timeout=60)
+        pool.actors[0] = victim
+        ray.kill(squatter)
 
 
 # -- 7. a unit that can never run ------------------------------------------------------------------------
@@ -337,10 +433,23 @@ def test_a_unit_that_can_never_run_times_out(ray_local, pools):
     pool = ray_pool(pools, config_with(*UNITS, "rollout.timeout_s=2", "rollout.num_gpus=1"), 2)
     publish_all(pool, learner)
     samples = torch.zeros(config.data.batch_size, config.model.seq_len, dtype=torch.long)
+    outcome: list[BaseException | object] = []
+
+    def run():  # in a thread, so that a pool that waits forever fails this test instead of hanging it
+        try:
+            outcome.append(pool.run(reward_units(config, samples), samples))
+        except BaseException as error:
+            outcome.append(error)
+
     start = time.monotonic()
-    with pytest.raises(TimeoutError, match=r"rollout\.timeout_s=2"):
-        pool.run(reward_units(config, samples), samples)
-    assert time.monotonic() - start < 30
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=30)
+    assert outcome, "pool.run still waiting after 30 s with rollout.timeout_s=2"
+    assert time.monotonic() - start >= 2
+    (error,) = outcome
+    assert isinstance(error, TimeoutError), error
+    assert "rollout.timeout_s=2" in str(error)
 
 
 # -- 6. two nodes, one removed mid-iteration ---------------------------------------------------------------
@@ -358,7 +467,7 @@ def two_node_cluster():
                                                             **node_args})
     try:
         doomed = cluster.add_node(num_cpus=2, **node_args)
-        ray.init(address=cluster.address, _node_ip_address="127.0.0.1", log_to_driver=False)
+        init_on_loopback(address=cluster.address)
         yield cluster, doomed, node_args
     finally:
         ray.shutdown()
@@ -395,5 +504,5 @@ def test_removing_a_node_mid_iteration_completes_on_the_other_node(two_node_clus
     assert torch.equal(rewards, want)
     assert all(r.versions == {"rollout": 0, "discriminator": 0} for r in results)
     # The actors now live on the survivor (new processes).
-    new_pids = ray.get([actor.pid.remote() for actor in pool.actors], timeout=60)
+    new_pids = [pid_once_up(actor) for actor in pool.actors]
     assert not set(new_pids) & set(pids)

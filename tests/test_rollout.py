@@ -129,3 +129,18 @@ def test_completions_keep_their_prefix(tiny_models):
     for p, t in enumerate(prefixes):
         assert (completions[p, :, :, :t] == samples[:, None, :t]).all()
     assert not (completions[0] == samples[:, None]).all(), "completions were not sampled"
+
+
+@pytest.mark.unit
+def test_long_sequences_in_a_small_chunk_budget():
+    """T=200: a chunk budget of 20 prefix groups at a time gives the same rewards as no budget."""
+    from seqgan.models import Discriminator, Generator
+    torch.manual_seed(2)
+    generator = Generator(20, 4, 8, 200).init_normal_(0.5).double().eval()
+    disc = Discriminator(20, 4, [1, 3, 7], [3, 3, 3], 0.0).init_paper_().double().eval()
+    samples = generator.sample(uniforms(8, (2, 200)))
+    unit = RewardUnit(0, 0, 2, 1, 200, 0, 2, run_seed=1, iteration=0)
+    small = unit_reward_sums(generator, disc, samples, unit, chunk_tokens=20 * 2 * 2 * 200)  # 20 prefixes per chunk
+    large = unit_reward_sums(generator, disc, samples, unit, chunk_tokens=10**9)
+    assert small.shape == (2, 199)
+    torch.testing.assert_close(small, large, rtol=0, atol=1e-12)
