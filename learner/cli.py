@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,15 +12,24 @@ import torch
 from seqgan.config import ConfigError, load_config
 
 
+def keep_local_ray_on_loopback() -> None:
+    """A Ray started here binds to 127.0.0.1 only. Ray reads this switch when it is first imported
+    and otherwise rewrites 127.0.0.1 to the machine's routable address."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
 def cmd_train(args) -> None:
     from actors.inline_pool import InlinePool
     from learner.driver import Trainer
     from learner.learner import Learner
 
     config = load_config(args.config, args.set)
+    torch.set_num_threads(os.cpu_count() or 1)  # as the learner actor, so both modes round alike
     if config.rollout.num_workers == 0:  # inline: one process, no Ray
         summary = Trainer(config, args.out, Learner(config), InlinePool(config)).train()
     else:
+        if not (args.address or config.ray.address or os.environ.get("RAY_ADDRESS")):
+            keep_local_ray_on_loopback()
         import ray
 
         from learner.remote import connect, ray_runtime
@@ -75,6 +85,7 @@ def cmd_oracle(args) -> None:
 
 
 def cmd_bench(args) -> None:
+    keep_local_ray_on_loopback()
     from learner import bench
 
     result = bench.rollout(args) if args.bench_command == "rollout" else bench.scaling(args)

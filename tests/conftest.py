@@ -1,7 +1,12 @@
-import pytest
-import torch
+import os
 
-from seqgan.config import load_config
+# Local Ray clusters of the tests bind to 127.0.0.1 only; Ray reads this when first imported.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from seqgan.config import load_config  # noqa: E402
 from seqgan.models import Discriminator, Generator
 
 SMOKE = "deploy/configs/smoke.yaml"
@@ -20,11 +25,3 @@ def tiny_models():
     generator = Generator(7, 5, 6, 6).init_normal_(0.7).double().eval()
     disc = Discriminator(7, 4, [1, 2, 3], [3, 4, 3], 0.25).init_paper_().double().eval()
     return generator, disc
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    yield ray
-    ray.shutdown()

@@ -55,21 +55,8 @@ def actor_thread_count():
 
 # -- Ray lifecycle: never two clusters at once -----------------------------------------------
 def init_on_loopback(**kwargs) -> None:
-    """ray.init bound to 127.0.0.1.
-
-    ray.init turns a loopback `_node_ip_address` or `address` into the machine's routable address
-    (ray._private.services.resolve_ip_for_localhost) unless Ray believes multi-node clusters are
-    off, so `_node_ip_address="127.0.0.1"` alone binds the local Ray to eth0 and cannot reach a
-    Cluster whose nodes were started with node_ip_address="127.0.0.1". Turn that off for the call.
-    """
-    from ray._private import ray_constants
-
-    saved = ray_constants.ENABLE_RAY_CLUSTER
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        ray.init(_node_ip_address="127.0.0.1", log_to_driver=False, **kwargs)
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = saved
+    """ray.init bound to 127.0.0.1 (conftest sets Ray's loopback switch before ray is imported)."""
+    ray.init(_node_ip_address="127.0.0.1", log_to_driver=False, **kwargs)
     addresses = {n["NodeManagerAddress"] for n in ray.nodes()}
     assert addresses == {"127.0.0.1"}, f"Ray is not bound to 127.0.0.1 only: {addresses}"
     assert ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
