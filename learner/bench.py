@@ -86,6 +86,7 @@ def scaling(args) -> dict:
                 config = paper_config(seq_len, args.rollouts, [f"rollout.num_workers={workers}",
                                                                "rollout.torch_threads=1", "rollout.num_cpus=1"])
                 learner, pool = Learner(config), RayPool(config)
+                ray.get([actor.pid.remote() for actor in pool.actors])  # started, before any timing
                 _, _, samples = paper_models(config)
                 for name in ("rollout", "discriminator"):
                     start = time.perf_counter()

@@ -5,12 +5,13 @@ and stores models on disk (`.sgw` files), so no file of ours is ever unpickled.
 
 File layout (`.sgw`): MAGIC, then the header length as 8 bytes little-endian, the msgpack
 header, then the buffer. Header: {model, version, meta, tensors: [{name, dtype, shape,
-offset, nbytes}]}; offsets index the buffer; dtypes are numpy names.
+offset, nbytes}]}; offsets index the buffer (multiples of 64); dtypes are numpy names.
 """
 from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 MAGIC = b"SEQGANW1"
+ALIGN = 64  # every tensor starts at a multiple of 64 bytes: aligned zero-copy views
 _DTYPES = {"float32", "float64", "float16", "int64", "int32", "uint8", "bool"}
 
 
@@ -45,6 +47,9 @@ def pack_state(state: dict[str, torch.Tensor], model: str, version: int, meta: d
     entries, arrays, offset = [], [], 0
     for name, tensor in state.items():
         array = tensor.detach().cpu().contiguous().numpy()
+        padding = -offset % ALIGN
+        arrays.append(np.zeros(padding, np.uint8))
+        offset += padding
         entries.append({"name": name, "dtype": array.dtype.name, "shape": list(array.shape),
                         "offset": offset, "nbytes": array.nbytes})
         arrays.append(array.reshape(-1).view(np.uint8))
@@ -54,8 +59,9 @@ def pack_state(state: dict[str, torch.Tensor], model: str, version: int, meta: d
     return PackedWeights(header, buffer)
 
 
-def unpack_state(packed: PackedWeights) -> dict[str, torch.Tensor]:
-    """Header + buffer -> named tensors (views of the buffer where it is writable, else copies)."""
+def unpack_state(packed: PackedWeights, copy: bool = True) -> dict[str, torch.Tensor]:
+    """Header + buffer -> named tensors. With copy=False they may be read-only views of the
+    buffer (object-store buffers are read-only): only for callers that just read them."""
     meta = packed.meta
     buffer = packed.buffer
     state = {}
@@ -66,14 +72,17 @@ def unpack_state(packed: PackedWeights) -> dict[str, torch.Tensor]:
         if end > buffer.size:
             raise ValueError(f"tensor {entry['name']!r} ends at byte {end}, past the buffer ({buffer.size} bytes)")
         array = buffer[entry["offset"]:end].view(np.dtype(entry["dtype"])).reshape(entry["shape"])
-        # Object-store buffers are read-only; torch needs a writable array.
-        state[entry["name"]] = torch.from_numpy(array if array.flags.writeable else array.copy())
+        if copy:
+            array = array.copy()
+        with warnings.catch_warnings():  # torch warns about read-only arrays; we only read them
+            warnings.simplefilter("ignore", UserWarning)
+            state[entry["name"]] = torch.from_numpy(array)
     return state
 
 
 def load_into(module: torch.nn.Module, packed: PackedWeights) -> None:
     """Copy packed weights into a module, in place; names and shapes must match exactly."""
-    state = unpack_state(packed)
+    state = unpack_state(packed, copy=False)  # copied once, into the module's own tensors
     own = module.state_dict()
     if set(state) != set(own):
         missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
