@@ -17,7 +17,7 @@ from learner.checkpoint import save_checkpoint
 from rewards.units import assemble_rewards, split_rewards, split_samples
 from seqgan.config import Config, dump_config
 from seqgan.data import read_tokens
-from seqgan.metrics import MetricsLog, nll_per_token
+from seqgan.metrics import MetricsLog, finite_or_none, nll_per_token
 from seqgan.oracle import check_oracle_fits, load_oracle, new_oracle
 from seqgan.packing import atomic_write_bytes
 from seqgan.seeding import derive_seed, uniforms
@@ -50,6 +50,7 @@ class Trainer:
         atomic_write_bytes(self.run_dir / "config.yaml", [dump_config(config).encode()])
         self.log = MetricsLog(self.run_dir)
         self.train_data, self.test_data, self.oracle = real_data(config)
+        self.learner.load_real_data(self.train_data, self.test_data)
         self.published: dict[str, int] = {}
         self.seconds: dict[str, float] = defaultdict(float)  # per phase, this step
         self.totals: dict[str, float] = defaultdict(float)  # per phase, whole run
@@ -104,7 +105,7 @@ class Trainer:
 
     def evaluate(self) -> dict:
         with self.timed("eval"):
-            metrics = {"nll_test": self.learner.nll(self.test_data)}
+            metrics = {"nll_test": self.learner.nll_test()}
             if self.oracle is not None:
                 samples = self.generate(self.config.train.eval_samples, "eval", self.steps_done)
                 metrics["nll_oracle"] = nll_per_token(self.oracle, samples)
@@ -119,7 +120,7 @@ class Trainer:
         t = self.config.train
         for epoch in range(t.mle_epochs):
             with self.timed("mle"):
-                loss = self.learner.mle_epoch(self.train_data, epoch)
+                loss = self.learner.mle_epoch(epoch)
             self.steps_done += 1
             last = epoch == t.mle_epochs - 1
             evals = {}
@@ -135,7 +136,7 @@ class Trainer:
         with self.timed("sample"):
             negatives = self.generate(len(self.train_data), "negatives", round_key)
         with self.timed("disc"):
-            return self.learner.train_discriminator(self.train_data, negatives, round_key)
+            return self.learner.train_discriminator(negatives, round_key)
 
     def pretrain_discriminator(self) -> None:
         self.broadcast("generator")
@@ -177,16 +178,16 @@ class Trainer:
             if (iteration + 1) % t.eval_every == 0 or last:
                 stats.update(self.evaluate())
             stats.update(self.pool.stats())
-            self.log.log("adv", iteration, **stats, **self.take_times())
             if (iteration + 1) % t.checkpoint_every == 0 or last:
                 self.checkpoint("adv")
+            self.log.log("adv", iteration, **stats, **self.take_times())
 
     def train(self) -> dict:
         start = time.perf_counter()
         self.pretrain_generator()
         self.pretrain_discriminator()
         self.adversarial()
-        summary = {**self.log.summary(), "mle_nll_oracle": self.mle_nll_oracle,
+        summary = {**self.log.summary(), "mle_nll_oracle": finite_or_none(self.mle_nll_oracle),
                    "wall_s": round(time.perf_counter() - start, 2),
                    "phase_s": {k: round(v, 2) for k, v in self.totals.items()}}
         atomic_write_bytes(self.run_dir / "summary.json", [json.dumps(summary, indent=2).encode()])

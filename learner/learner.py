@@ -47,6 +47,11 @@ class Learner:
             "disc": torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator.lr),
         }
         self.versions = {"generator": 0, "rollout": 0, "discriminator": 0}
+        self.train_data = self.test_data = None
+
+    def load_real_data(self, train: torch.Tensor, test: torch.Tensor) -> None:
+        """The real sequences [N, T] / [M, T], sent once (not with every MLE epoch or D round)."""
+        self.train_data, self.test_data = train, test
 
     def models(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.generator, "rollout": self.rollout, "discriminator": self.discriminator}
@@ -70,12 +75,12 @@ class Learner:
         torch.nn.utils.clip_grad_norm_(self.generator.parameters(), self.config.generator.grad_clip)
         opt.step()
 
-    def mle_epoch(self, train_tokens: torch.Tensor, epoch: int) -> float:
+    def mle_epoch(self, epoch: int) -> float:
         """One epoch of teacher-forced maximum likelihood over full batches; mean token NLL."""
         self.generator.train()
         shuffle = torch.Generator().manual_seed(derive_seed(self.config.train.seed, "mle", epoch))
         losses = []
-        for batch in batches(train_tokens, self.config.data.batch_size, shuffle):
+        for batch in batches(self.train_data, self.config.data.batch_size, shuffle):
             batch = batch.to(self.device)
             logits = self.generator(batch)  # [B, T, V]
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
@@ -103,9 +108,9 @@ class Learner:
         self._bump("rollout")
 
     # -- D ------------------------------------------------------------------------------
-    def train_discriminator(self, positives: torch.Tensor, negatives: torch.Tensor, key: int) -> dict:
-        """`disc_epochs` epochs over positives (label 1) and negatives (label 0); loss and accuracy."""
-        cfg = self.config
+    def train_discriminator(self, negatives: torch.Tensor, key: int) -> dict:
+        """`disc_epochs` epochs over the real data (label 1) and negatives (label 0); loss and accuracy."""
+        cfg, positives = self.config, self.train_data
         torch.manual_seed(derive_seed(cfg.train.seed, "disc", key))  # dropout draws
         shuffle = torch.Generator().manual_seed(derive_seed(cfg.train.seed, "disc", key, 1))
         tokens = torch.cat([positives, negatives])
@@ -136,9 +141,9 @@ class Learner:
         self.discriminator.eval()
         return self.discriminator.real_prob(tokens.to(self.device)).cpu()
 
-    def nll(self, tokens: torch.Tensor) -> float:
-        """G's per-token NLL on held-out real data (NLL-test)."""
-        return nll_per_token(self.generator, tokens)
+    def nll_test(self) -> float:
+        """G's per-token NLL on held-out real data."""
+        return nll_per_token(self.generator, self.test_data)
 
     # -- checkpoints ----------------------------------------------------------------------
     def state(self) -> dict:

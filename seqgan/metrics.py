@@ -23,6 +23,11 @@ def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = 1024
     return total / tokens.numel()
 
 
+def finite_or_none(value: float) -> float | None:
+    """JSON has no NaN or infinity: a metric never evaluated is null."""
+    return value if math.isfinite(value) else None
+
+
 class MetricsLog:
     """Appends records to RUN_DIR/metrics.jsonl, flushing each line, and keeps the run summary."""
 
@@ -42,4 +47,6 @@ class MetricsLog:
         return record
 
     def summary(self) -> dict:
-        return {"best_nll_oracle": self.best_nll_oracle, "final_nll_oracle": self.last_nll_oracle}
+        """Best and final NLL-oracle; null when never evaluated (token-file data has no oracle)."""
+        return {"best_nll_oracle": finite_or_none(self.best_nll_oracle),
+                "final_nll_oracle": finite_or_none(self.last_nll_oracle)}

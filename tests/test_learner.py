@@ -49,11 +49,33 @@ def test_mle_and_discriminator_learn(smoke_config):
     learner = Learner(smoke_config)
     t = smoke_config.model.seq_len
     real = torch.randint(0, 5, (128, t))  # a narrow "real" distribution: tokens 0..4
-    first = learner.mle_epoch(real, 0)
+    learner.load_real_data(real, real[:32])
+    first = learner.mle_epoch(0)
     for epoch in range(1, 6):
-        last = learner.mle_epoch(real, epoch)
-    assert last < first
+        last = learner.mle_epoch(epoch)
+    assert last < first and learner.nll_test() < 2.0 < torch.log(torch.tensor(60.0))
     fake = torch.randint(30, 60, (128, t))
-    stats = [learner.train_discriminator(real, fake, k) for k in range(4)]
+    stats = [learner.train_discriminator(fake, k) for k in range(4)]
     assert stats[-1]["d_acc"] > 0.9 and stats[-1]["d_loss"] < stats[0]["d_loss"]
     assert learner.real_prob(real).mean() > learner.real_prob(fake).mean()
+
+
+@pytest.mark.unit
+def test_training_from_token_files_has_no_oracle_metrics(tmp_path, smoke_config):
+    import json
+
+    from actors.inline_pool import InlinePool
+    from learner.driver import Trainer
+    from seqgan.data import write_tokens
+    write_tokens(tmp_path / "train.txt", torch.randint(0, 60, (64, 10)))
+    write_tokens(tmp_path / "test.txt", torch.randint(0, 60, (32, 10)))
+    c = smoke_config
+    c.data.train_file, c.data.test_file = str(tmp_path / "train.txt"), str(tmp_path / "test.txt")
+    c.train.mle_epochs, c.train.disc_pretrain_rounds, c.train.adv_iterations = 1, 1, 1
+    summary = Trainer(c, tmp_path / "run", Learner(c), InlinePool(c)).train()
+    assert summary["best_nll_oracle"] is None and summary["mle_nll_oracle"] is None
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all("nll_oracle" not in r for r in records) and "nll_test" in records[-1]
+    def refuse(constant):
+        raise AssertionError(f"summary.json holds {constant}, which is not JSON")
+    json.loads((tmp_path / "run" / "summary.json").read_text(), parse_constant=refuse)

@@ -193,8 +193,10 @@ def fault_when_in_flight(spy: SubmissionSpy, fault, delay_s: float = 0.01):
 def test_zero_one_and_two_workers_give_identical_samples_and_rewards(ray_local, pools):
     config = config_with(*UNITS)
     learner = Learner(config)
-    learner.mle_epoch(torch.randint(0, config.model.vocab_size, (64, config.model.seq_len),
-                                    generator=torch.Generator().manual_seed(0)), 0)
+    real = torch.randint(0, config.model.vocab_size, (64, config.model.seq_len),
+                         generator=torch.Generator().manual_seed(0))
+    learner.load_real_data(real, real[:16])
+    learner.mle_epoch(0)
     learner.pg_step(*_pg_batch(learner, config))  # G now differs from the rollout policy
     want_samples, want_rewards = inline_reference(config, learner, step=3)
     assert len(reward_units(config, want_samples)) >= 2 * 2  # enough units to spread over 2 actors
@@ -326,7 +328,8 @@ def test_every_result_carries_the_published_versions(ray_local, pools):
     # New versions with new weights: the next results carry them and were computed with them.
     learner.pg_step(samples, rewards)  # G v4
     learner.update_rollout_policy()  # rollout v6 = the new G
-    learner.train_discriminator(samples, torch.randint(0, config.model.vocab_size, samples.shape), 0)  # D v9
+    learner.load_real_data(samples, samples)
+    learner.train_discriminator(torch.randint(0, config.model.vocab_size, samples.shape), 0)  # D v9
     for p in (pool, inline):
         publish_all(p, learner)
     samples2, sample_results = sample_batch(pool, config, key=1)

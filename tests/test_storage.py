@@ -93,7 +93,8 @@ def test_oracle_file_and_own_samples_nll(tmp_path):
 @pytest.mark.unit
 def test_checkpoint_round_trip_and_latest_pointer(tmp_path, smoke_config):
     learner = Learner(smoke_config)
-    learner.mle_epoch(torch.randint(0, 60, (64, 10)), 0)
+    learner.load_real_data(torch.randint(0, 60, (64, 10)), torch.randint(0, 60, (8, 10)))
+    learner.mle_epoch(0)
     for step in (1, 2, 3):
         save_checkpoint(tmp_path, learner.state(), {"phase": "mle", "step": step})
     assert latest_checkpoint(tmp_path).name == "step-00000003"
