@@ -188,6 +188,20 @@ def fault_when_in_flight(spy: SubmissionSpy, fault, delay_s: float = 0.01):
     return thread, errors
 
 
+def rewards_under_fault(pool, config, learner, samples, fault):
+    """Compute rewards while `fault` strikes once actor 0 has its second unit in flight."""
+    victim = pool.actors[0]
+    spy = pool.actors[0] = SubmissionSpy(victim, after=2)
+    thread, errors = fault_when_in_flight(spy, fault)
+    try:
+        rewards, results = compute_rewards(pool, config, learner, samples)
+    finally:
+        thread.join(timeout=60)
+        pool.actors[0] = victim
+    assert not errors, errors
+    return rewards, results, spy
+
+
 # -- 1. K = 0, 1, 2 -----------------------------------------------------------------------------
 @pytest.mark.ray
 def test_zero_one_and_two_workers_give_identical_samples_and_rewards(ray_local, pools):
@@ -352,14 +366,8 @@ def test_killing_an_actor_mid_iteration_gives_the_same_rewards(ray_local, pools)
     publish_all(pool, learner)
     victim_pid, _ = ray.get([actor.pid.remote() for actor in pool.actors])  # both up before the run
     victim = pool.actors[0]
-    spy = pool.actors[0] = SubmissionSpy(victim, after=2)
-    thread, errors = fault_when_in_flight(spy, lambda: ray.kill(victim, no_restart=False))
-    try:
-        rewards, results = compute_rewards(pool, config, learner, samples)
-    finally:
-        thread.join(timeout=60)
-        pool.actors[0] = victim
-    assert not errors, errors
+    rewards, results, spy = rewards_under_fault(pool, config, learner, samples,
+                                                lambda: ray.kill(victim, no_restart=False))
     assert spy.in_flight.is_set()
     assert pool.restarts >= 1, "the kill did not hit a unit in flight"
     assert pool.stats()["actor_restarts"] == pool.restarts
@@ -480,15 +488,8 @@ def test_removing_a_node_mid_iteration_completes_on_the_other_node(two_node_clus
     alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
     assert {doomed.node_id, survivor.node_id} <= alive
 
-    victim = pool.actors[0]
-    spy = pool.actors[0] = SubmissionSpy(victim, after=2)
-    thread, errors = fault_when_in_flight(spy, lambda: cluster.remove_node(doomed))
-    try:
-        rewards, results = compute_rewards(pool, config, learner, samples)
-    finally:
-        thread.join(timeout=60)
-        pool.actors[0] = victim
-    assert not errors, errors
+    rewards, results, _ = rewards_under_fault(pool, config, learner, samples,
+                                              lambda: cluster.remove_node(doomed))
     assert doomed.node_id not in {n["NodeID"] for n in ray.nodes() if n["Alive"]}
     assert pool.restarts >= 1, "the node removal did not hit a unit in flight"
     assert torch.equal(rewards, want)
