@@ -46,10 +46,10 @@ class Trainer:
         if (self.run_dir / "metrics.jsonl").exists() or (self.run_dir / "checkpoints").exists():
             raise FileExistsError(f"run directory {str(self.run_dir)!r} already holds a run; "
                                   "give a new --out so nothing written there is overwritten")
+        self.train_data, self.test_data, self.oracle = real_data(config)  # bad data fails before any write
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.run_dir / "config.yaml", [dump_config(config).encode()])
         self.log = MetricsLog(self.run_dir)
-        self.train_data, self.test_data, self.oracle = real_data(config)
         self.learner.load_real_data(self.train_data, self.test_data)
         self.published: dict[str, int] = {}
         self.seconds: dict[str, float] = defaultdict(float)  # per phase, this step

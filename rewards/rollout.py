@@ -4,8 +4,9 @@ Cost of the public implementations: N*(T-1) re-runs of the prefix plus a D call 
 Here the prefix states are computed once, then every (sample, prefix, rollout) completion of a
 work unit advances together, one batched step per position; completions are ordered by prefix
 length so the finished ones drop off the end and no step is wasted. D scores all completions in
-large batches and convolves only the windows that reach past each prefix (rewards/scoring.py). `chunk_tokens` bounds how many completion tokens are alive at once, so long
-sequences run in a fixed memory budget.
+large batches and convolves only the windows that reach past each prefix (rewards/scoring.py).
+`chunk_tokens` bounds how many completion tokens are alive at once, so long sequences run in a
+fixed memory budget.
 """
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes
     u = draws.reshape(-1, seq_len)  # [U, T]
     h, c = (s[:, ts - 1].transpose(0, 1).unsqueeze(2).expand(-1, -1, n, -1).reshape(-1, s.shape[-1])
             for s in states)  # [U, H]: the state at each unit's prefix
-    inputs = completions[torch.arange(len(completions), device=samples.device), unit_prefix - 1]  # y_t
     rows = torch.arange(len(completions), device=samples.device)
+    inputs = completions[rows, unit_prefix - 1]  # y_t, the last prefix token
     for k in range(seq_len - prefixes[0]):
         # Units with prefix t still need position t + k while t + k <= T - 1: a leading slice.
         active = int((ts + k <= seq_len - 1).sum()) * b * n

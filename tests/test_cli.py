@@ -36,6 +36,15 @@ def test_train_sample_eval_inline(tmp_path):
     seqgan("sample", "--run", run, "-n", 50, "--out", tmp_path / "samples.txt")
     lines = (tmp_path / "samples.txt").read_text().splitlines()
     assert len(lines) == 50 and all(len(line.split()) == 10 for line in lines)
+    (tmp_path / "vocab.txt").write_text("".join(f"w{i}\n" for i in range(60)))
+    seqgan("sample", "--run", run, "-n", 50, "--out", tmp_path / "words.txt", "--vocab", tmp_path / "vocab.txt")
+    words = [line.split() for line in (tmp_path / "words.txt").read_text().splitlines()]
+    assert words == [[f"w{i}" for i in line.split()] for line in lines]  # same seed, tokens as words
+    (tmp_path / "short.txt").write_text("a\nb\n")
+    short = seqgan("sample", "--run", run, "-n", 5, "--out", tmp_path / "w2.txt", "--vocab", tmp_path / "short.txt",
+                   check=False)
+    assert short.returncode == 2 and "has 2 words, model.vocab_size is 60" in short.stderr
+    assert not (tmp_path / "w2.txt").exists()
 
     seqgan("oracle", "new", "--config", "deploy/configs/smoke.yaml", "--out", tmp_path / "oracle.sgw")
     seqgan("oracle", "sample", "--oracle", tmp_path / "oracle.sgw", "-n", 300, "--out", tmp_path / "real.txt")
@@ -57,6 +66,9 @@ def test_bad_input_is_a_clear_error(tmp_path):
     seqgan("oracle", "new", "--config", "deploy/configs/smoke.yaml", "--out", tmp_path / "o.sgw")
     bad = seqgan("eval", "--oracle", tmp_path / "o.sgw", tmp_path / "bad.txt", check=False)
     assert bad.returncode == 2 and "expected model.seq_len = 10" in bad.stderr
+    mismatch = seqgan("train", "--config", "deploy/configs/smoke.yaml", "--set", "rollout.num_workers=0",
+                      f"data.oracle={tmp_path / 'o.sgw'}", "model.vocab_size=61", "--out", tmp_path / "r", check=False)
+    assert mismatch.returncode == 2 and "(vocab_size, seq_len, start_token) = (60, 10, 0)" in mismatch.stderr
     assert not (tmp_path / "r").exists()
 
 
