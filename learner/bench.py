@@ -63,9 +63,27 @@ def rollout(args) -> dict:
     fast_s = seconds(lambda: [unit_reward_sums(generator, disc, samples, u, r.chunk_tokens) for u in units],
                      args.repeats)
     reference_s = seconds(lambda: reference_unit_reward_sums(generator, disc, samples, whole), args.repeats)
+    floor_s = unavoidable_seconds(generator, disc, batch, seq_len, r.num_rollouts, args.repeats)
     return {"bench": "rollout", "batch": batch, "seq_len": seq_len, "rollouts": r.num_rollouts,
             "fast_s": round(fast_s, 3), "reference_s": round(reference_s, 3),
-            "speedup": round(reference_s / fast_s, 2), "repeats": args.repeats, "machine": machine()}
+            "speedup": round(reference_s / fast_s, 2), "floor_s": round(floor_s, 3),
+            "speedup_ceiling": round(reference_s / floor_s, 2), "repeats": args.repeats, "machine": machine()}
+
+
+@torch.no_grad()
+def unavoidable_seconds(generator, disc, batch: int, seq_len: int, rollouts: int, repeats: int) -> float:
+    """Seconds of the work any engine that gives the same rewards must do: G's distribution and a
+    draw for every completed token, and D's highway and output layers for every completion (their
+    pooled features differ, so nothing is shared). `reference_s / floor_s` bounds the speedup."""
+    tokens = batch * rollouts * sum(seq_len - t for t in range(1, seq_len))  # B*N*sum(T-t)
+    completions = batch * rollouts * (seq_len - 1)
+    hidden = torch.rand(tokens, generator.lstm.hidden_size) * 2 - 1  # LSTM outputs lie in (-1, 1)
+    draws = uniforms(1, (tokens,))
+    pooled = disc.features(generator.sample(uniforms(2, (batch, seq_len))))  # values do not change the cost
+    features = pooled.repeat(-(-completions // batch), 1)[:completions]  # [completions, F]
+    rows = 1024  # D batch of the fast engine's size
+    return (seconds(lambda: generator.next_tokens(hidden, draws), repeats)
+            + seconds(lambda: [disc.head(features[i:i + rows]) for i in range(0, completions, rows)], repeats))
 
 
 def scaling(args) -> dict:

@@ -22,14 +22,18 @@ def sample_tokens(logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     a scan inside that block picks the token (a full [U, V] cumsum is the slow part otherwise).
     """
     rows, vocab = logits.shape
-    blocks = -(-vocab // CDF_BLOCK)
-    weights = (logits - logits.amax(dim=-1, keepdim=True)).exp_()  # [U, V], unnormalised
-    weights = F.pad(weights, (0, blocks * CDF_BLOCK - vocab)).view(rows, blocks, CDF_BLOCK)
-    block_cdf = weights.sum(dim=-1).cumsum(dim=-1)  # [U, blocks]
-    target = uniforms.to(weights.dtype).unsqueeze(-1) * block_cdf[:, -1:]  # [U, 1]
+    whole, blocks = vocab // CDF_BLOCK, -(-vocab // CDF_BLOCK)
+    probs = torch.softmax(logits, dim=-1)  # [U, V]; one fused pass
+    # Block sums straight from a view (no padded copy); a short last block is summed on its own.
+    block_sums = probs[:, :whole * CDF_BLOCK].unflatten(1, (whole, CDF_BLOCK)).sum(-1)  # [U, whole]
+    if blocks > whole:
+        block_sums = torch.cat([block_sums, probs[:, whole * CDF_BLOCK:].sum(-1, keepdim=True)], dim=1)
+    block_cdf = block_sums.cumsum(dim=-1)  # [U, blocks]
+    target = uniforms.to(probs.dtype).unsqueeze(-1) * block_cdf[:, -1:]  # [U, 1]
     block = torch.searchsorted(block_cdf, target, right=True).clamp_(max=blocks - 1)  # [U, 1]
     before = torch.where(block > 0, block_cdf.gather(1, (block - 1).clamp(min=0)), 0.0)
-    inner_cdf = weights.gather(1, block.unsqueeze(-1).expand(-1, 1, CDF_BLOCK)).squeeze(1).cumsum(-1)
+    index = block * CDF_BLOCK + torch.arange(CDF_BLOCK, device=logits.device)  # [U, CDF_BLOCK]
+    inner_cdf = probs.gather(1, index.clamp(max=vocab - 1)).masked_fill_(index >= vocab, 0.0).cumsum(-1)
     inner = torch.searchsorted(inner_cdf, target - before, right=True).clamp_(max=CDF_BLOCK - 1)
     return (block * CDF_BLOCK + inner).squeeze(-1).clamp_(max=vocab - 1)
 

@@ -98,3 +98,14 @@ def test_oracle_import_seqgan(tmp_path):
     (tmp_path / "evil.pkl").write_bytes(b"cos\nsystem\n(S'true'\ntR.")
     bad = seqgan("oracle", "import-seqgan", tmp_path / "evil.pkl", "--out", tmp_path / "e.sgw", check=False)
     assert bad.returncode == 2 and "os.system" in bad.stderr and "only numpy arrays" in bad.stderr and not (tmp_path / "e.sgw").exists()
+
+
+@pytest.mark.smoke
+def test_bench_rollout_reports_times_ratio_and_ceiling():
+    out = seqgan("bench", "rollout", "--batch", 4, "--seq-len", 20, "--rollouts", 2, "--repeats", 1, "--json")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (result["batch"], result["seq_len"], result["rollouts"]) == (4, 20, 2)
+    assert all(result[k] > 0 for k in ("fast_s", "reference_s", "floor_s"))
+    assert result["speedup"] == pytest.approx(result["reference_s"] / result["fast_s"], rel=0.02, abs=0.01)
+    assert result["speedup_ceiling"] == pytest.approx(result["reference_s"] / result["floor_s"], rel=0.02, abs=0.01)
+    assert result["machine"]["cores"] >= 1
