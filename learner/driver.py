@@ -103,12 +103,19 @@ class Trainer:
         return assemble_rewards(units, [x.value for x in results], self.learner.real_prob(samples),
                                 seq_len, r.num_rollouts)
 
-    def evaluate(self) -> dict:
+    def eval_samples(self) -> torch.Tensor:
+        return self.generate(self.config.train.eval_samples, "eval", self.steps_done)
+
+    def evaluate(self, disc: bool = False) -> dict:
+        """NLL-test, NLL-oracle (with an oracle) and, once D is trained, D on held-out data."""
         with self.timed("eval"):
             metrics = {"nll_test": self.learner.nll_test()}
+            if self.oracle is not None or disc:
+                samples = self.eval_samples()
             if self.oracle is not None:
-                samples = self.generate(self.config.train.eval_samples, "eval", self.steps_done)
                 metrics["nll_oracle"] = nll_per_token(self.oracle, samples)
+            if disc:
+                metrics.update(self.learner.disc_heldout(samples))
         return metrics
 
     def checkpoint(self, phase: str) -> None:
@@ -140,9 +147,13 @@ class Trainer:
 
     def pretrain_discriminator(self) -> None:
         self.broadcast("generator")
-        for round_index in range(self.config.train.disc_pretrain_rounds):
+        rounds = self.config.train.disc_pretrain_rounds
+        for round_index in range(rounds):
             stats = self.train_discriminator(round_index)
             self.steps_done += 1
+            if round_index == rounds - 1:
+                with self.timed("eval"):  # D as the adversarial phase starts with it
+                    stats.update(self.learner.disc_heldout(self.eval_samples()))
             self.log.log("disc", round_index, **stats, **self.take_times())
         if self.config.train.disc_pretrain_rounds:
             self.checkpoint("disc")
@@ -176,7 +187,7 @@ class Trainer:
             self.steps_done += 1
             last = iteration == t.adv_iterations - 1
             if (iteration + 1) % t.eval_every == 0 or last:
-                stats.update(self.evaluate())
+                stats.update(self.evaluate(disc=True))
             stats.update(self.pool.stats())
             if (iteration + 1) % t.checkpoint_every == 0 or last:
                 self.checkpoint("adv")

@@ -141,6 +141,16 @@ class Learner:
         self.discriminator.eval()
         return self.discriminator.real_prob(tokens.to(self.device)).cpu()
 
+    @torch.no_grad()
+    def disc_heldout(self, negatives: torch.Tensor) -> dict:
+        """D on data it never trained on: the held-out real sequences vs fresh G samples [N, T].
+        Training accuracy (with dropout, on memorisable positives) can look good while D fails to
+        generalise; then its rewards carry no signal about the real distribution."""
+        real, fake = self.real_prob(self.test_data), self.real_prob(negatives)
+        correct = (real > 0.5).sum().item() + (fake <= 0.5).sum().item()
+        return {"d_real_heldout": real.mean().item(), "d_fake_heldout": fake.mean().item(),
+                "d_acc_heldout": correct / (len(real) + len(fake))}
+
     def nll_test(self) -> float:
         """G's per-token NLL on held-out real data."""
         return nll_per_token(self.generator, self.test_data)

@@ -49,7 +49,7 @@ def test_mle_and_discriminator_learn(smoke_config):
     learner = Learner(smoke_config)
     t = smoke_config.model.seq_len
     real = torch.randint(0, 5, (128, t))  # a narrow "real" distribution: tokens 0..4
-    learner.load_real_data(real, real[:32])
+    learner.load_real_data(real, torch.randint(0, 5, (32, t)))
     first = learner.mle_epoch(0)
     for epoch in range(1, 6):
         last = learner.mle_epoch(epoch)
@@ -58,6 +58,11 @@ def test_mle_and_discriminator_learn(smoke_config):
     stats = [learner.train_discriminator(fake, k) for k in range(4)]
     assert stats[-1]["d_acc"] > 0.9 and stats[-1]["d_loss"] < stats[0]["d_loss"]
     assert learner.real_prob(real).mean() > learner.real_prob(fake).mean()
+    unseen_fake = torch.randint(30, 60, (48, t))
+    held = learner.disc_heldout(unseen_fake)
+    assert held["d_acc_heldout"] > 0.9 and held["d_real_heldout"] > 0.5 > held["d_fake_heldout"]
+    right = (learner.real_prob(learner.test_data) > 0.5).sum() + (learner.real_prob(unseen_fake) <= 0.5).sum()
+    assert held["d_acc_heldout"] == pytest.approx(right.item() / 80)
 
 
 @pytest.mark.unit
@@ -76,6 +81,9 @@ def test_training_from_token_files_has_no_oracle_metrics(tmp_path, smoke_config)
     assert summary["best_nll_oracle"] is None and summary["mle_nll_oracle"] is None
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all("nll_oracle" not in r for r in records) and "nll_test" in records[-1]
+    last_disc = [r for r in records if r["phase"] == "disc"][-1]
+    for record in (last_disc, records[-1]):  # D on held-out data after pre-training and when evaluated
+        assert 0.0 <= record["d_acc_heldout"] <= 1.0 and 0.0 < record["d_fake_heldout"] < 1.0, record
     def refuse(constant):
         raise AssertionError(f"summary.json holds {constant}, which is not JSON")
     json.loads((tmp_path / "run" / "summary.json").read_text(), parse_constant=refuse)
