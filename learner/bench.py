@@ -18,15 +18,18 @@ from seqgan.seeding import uniforms
 PAPER = "deploy/configs/paper.yaml"
 
 
-def machine() -> dict:
+def machine(device: torch.device = torch.device("cpu")) -> dict:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
+    facts = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+             "torch": torch.__version__, "python": platform.python_version()}
+    if device.type == "cuda":
+        facts["gpu"] = torch.cuda.get_device_name(device)
+    return facts
 
 
 def paper_config(seq_len: int, rollouts: int, overrides: list[str] = ()) -> Config:
@@ -35,27 +38,39 @@ def paper_config(seq_len: int, rollouts: int, overrides: list[str] = ()) -> Conf
     return load_config(PAPER, [f"model.seq_len={seq_len}", f"rollout.num_rollouts={rollouts}", *overrides])
 
 
-def paper_models(config: Config):
+def paper_models(config: Config, device: str = "cpu"):
     torch.manual_seed(0)
     generator = build_generator(config.model, config.generator).init_normal_(config.generator.init_std).eval()
     disc = build_discriminator(config.model, config.discriminator).init_paper_().eval()
-    samples = generator.sample(uniforms(0, (config.data.batch_size, config.model.seq_len)))
+    generator, disc = generator.to(device), disc.to(device)
+    samples = generator.sample(uniforms(0, (config.data.batch_size, config.model.seq_len), device))
     return generator, disc, samples
 
 
 def seconds(fn, repeats: int) -> float:
+    """Median wall seconds of `fn`; waits for queued GPU work, so GPU times are not launch times."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     times = []
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def bench_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda, but no CUDA device is visible")
+    return torch.device(name)
 
 
 def rollout(args) -> dict:
     """Seconds per reward computation (B x (T-1) x N completions scored by D), fast vs reference."""
     config = paper_config(args.seq_len, args.rollouts, [f"data.batch_size={args.batch}"])
-    generator, disc, samples = paper_models(config)
+    device = bench_device(args.device)
+    generator, disc, samples = paper_models(config, device)
     r, (batch, seq_len) = config.rollout, samples.shape
     units = split_rewards(batch, seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes, r.unit_rollouts, 0, 0)
     # The reference works like the public implementations: the whole batch per (n, t).
@@ -67,7 +82,8 @@ def rollout(args) -> dict:
     return {"bench": "rollout", "batch": batch, "seq_len": seq_len, "rollouts": r.num_rollouts,
             "fast_s": round(fast_s, 3), "reference_s": round(reference_s, 3),
             "speedup": round(reference_s / fast_s, 2), "floor_s": round(floor_s, 3),
-            "speedup_ceiling": round(reference_s / floor_s, 2), "repeats": args.repeats, "machine": machine()}
+            "speedup_ceiling": round(reference_s / floor_s, 2), "repeats": args.repeats,
+            "device": str(device), "machine": machine(device)}
 
 
 @torch.no_grad()
@@ -77,9 +93,10 @@ def unavoidable_seconds(generator, disc, batch: int, seq_len: int, rollouts: int
     pooled features differ, so nothing is shared). `reference_s / floor_s` bounds the speedup."""
     tokens = batch * rollouts * sum(seq_len - t for t in range(1, seq_len))  # B*N*sum(T-t)
     completions = batch * rollouts * (seq_len - 1)
-    hidden = torch.rand(tokens, generator.lstm.hidden_size) * 2 - 1  # LSTM outputs lie in (-1, 1)
-    draws = uniforms(1, (tokens,))
-    pooled = disc.features(generator.sample(uniforms(2, (batch, seq_len))))  # values do not change the cost
+    device = next(generator.parameters()).device
+    hidden = torch.rand(tokens, generator.lstm.hidden_size, device=device) * 2 - 1  # LSTM outputs: (-1, 1)
+    draws = uniforms(1, (tokens,), device)
+    pooled = disc.features(generator.sample(uniforms(2, (batch, seq_len), device)))  # values: cost-neutral
     features = pooled.repeat(-(-completions // batch), 1)[:completions]  # [completions, F]
     rows = 1024  # D batch of the fast engine's size
     return (seconds(lambda: generator.next_tokens(hidden, draws), repeats)

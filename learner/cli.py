@@ -142,6 +142,7 @@ def parser() -> argparse.ArgumentParser:
     roll.add_argument("--seq-len", type=int, default=20)
     roll.add_argument("--rollouts", type=int, default=16)
     roll.add_argument("--repeats", type=int, default=3)
+    roll.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     roll.add_argument("--json", action="store_true")
     scal = bsub.add_parser("scaling", help="rollout throughput with 1 and 2 Ray actors")
     scal.add_argument("--seq-lens", type=int, nargs="+", default=[20, 40])

@@ -108,4 +108,11 @@ def test_bench_rollout_reports_times_ratio_and_ceiling():
     assert all(result[k] > 0 for k in ("fast_s", "reference_s", "floor_s"))
     assert result["speedup"] == pytest.approx(result["reference_s"] / result["fast_s"], rel=0.02, abs=0.01)
     assert result["speedup_ceiling"] == pytest.approx(result["reference_s"] / result["floor_s"], rel=0.02, abs=0.01)
-    assert result["machine"]["cores"] >= 1
+    assert result["machine"]["cores"] >= 1 and result["device"] == "cpu"
+
+
+@pytest.mark.smoke
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the error without a GPU")
+def test_bench_rollout_on_cuda_without_a_gpu_is_a_clear_error():
+    out = seqgan("bench", "rollout", "--device", "cuda", "--repeats", 1, check=False)
+    assert out.returncode == 2 and "no CUDA device" in out.stderr, out.stderr

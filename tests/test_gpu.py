@@ -34,3 +34,13 @@ def test_learner_uses_the_gpu(smoke_config):
     loss = learner.pg_step(samples, torch.rand(16, smoke_config.model.seq_len))
     assert math.isfinite(loss)
     assert learner.real_prob(samples).device.type == "cpu"
+
+
+def test_rollout_bench_runs_on_the_gpu():
+    from types import SimpleNamespace
+
+    from learner import bench
+    args = SimpleNamespace(seq_len=20, rollouts=2, batch=4, repeats=1, device="cuda")
+    result = bench.rollout(args)
+    assert result["device"].startswith("cuda") and "gpu" in result["machine"]
+    assert result["fast_s"] > 0 and result["reference_s"] > 0 and result["floor_s"] > 0
