@@ -38,7 +38,7 @@ def paper_config(seq_len: int, rollouts: int, overrides: list[str] = ()) -> Conf
     return load_config(PAPER, [f"model.seq_len={seq_len}", f"rollout.num_rollouts={rollouts}", *overrides])
 
 
-def paper_models(config: Config, device: str = "cpu"):
+def paper_models(config: Config, device: torch.device | str = "cpu"):
     torch.manual_seed(0)
     generator = build_generator(config.model, config.generator).init_normal_(config.generator.init_std).eval()
     disc = build_discriminator(config.model, config.discriminator).init_paper_().eval()
