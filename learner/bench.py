@@ -8,6 +8,7 @@ import time
 
 import torch
 
+from learner.learner import resolve_device
 from rewards.reference import reference_unit_reward_sums
 from rewards.rollout import unit_reward_sums
 from rewards.units import RewardUnit, split_rewards
@@ -60,16 +61,10 @@ def seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda, but no CUDA device is visible")
-    return torch.device(name)
-
-
 def rollout(args) -> dict:
     """Seconds per reward computation (B x (T-1) x N completions scored by D), fast vs reference."""
     config = paper_config(args.seq_len, args.rollouts, [f"data.batch_size={args.batch}"])
-    device = bench_device(args.device)
+    device = resolve_device(args.device, "--device")
     generator, disc, samples = paper_models(config, device)
     r, (batch, seq_len) = config.rollout, samples.shape
     units = split_rewards(batch, seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes, r.unit_rollouts, 0, 0)

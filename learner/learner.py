@@ -13,11 +13,12 @@ from seqgan.packing import PackedWeights, load_into, pack_state
 from seqgan.seeding import derive_seed
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, key: str = "learner.device") -> torch.device:
+    """auto | cpu | cuda -> a device; asking for cuda without one is bad input, named by `key`."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("learner.device is 'cuda' but no CUDA device is visible")
+        raise ValueError(f"{key} is 'cuda' but no CUDA device is visible")
     return torch.device(name)
 
 

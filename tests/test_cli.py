@@ -115,4 +115,13 @@ def test_bench_rollout_reports_times_ratio_and_ceiling():
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the error without a GPU")
 def test_bench_rollout_on_cuda_without_a_gpu_is_a_clear_error():
     out = seqgan("bench", "rollout", "--device", "cuda", "--repeats", 1, check=False)
-    assert out.returncode == 2 and "no CUDA device" in out.stderr, out.stderr
+    assert out.returncode == 2 and "--device is 'cuda' but no CUDA device" in out.stderr, out.stderr
+
+
+@pytest.mark.smoke
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the error without a GPU")
+def test_train_on_cuda_without_a_gpu_is_a_clear_error_and_writes_nothing(tmp_path):
+    out = seqgan("train", "--config", "deploy/configs/smoke.yaml", "--set", "rollout.num_workers=0",
+                 "learner.device=cuda", "--out", tmp_path / "run", check=False)
+    assert out.returncode == 2 and "learner.device is 'cuda' but no CUDA device" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()
