@@ -80,16 +80,17 @@ class Learner:
         """One epoch of teacher-forced maximum likelihood over full batches; mean token NLL."""
         self.generator.train()
         shuffle = torch.Generator().manual_seed(derive_seed(self.config.train.seed, "mle", epoch))
-        losses = []
+        total, count = torch.zeros((), device=self.device), 0  # summed on the device: no sync per batch
         for batch in batches(self.train_data, self.config.data.batch_size, shuffle):
             batch = batch.to(self.device)
             logits = self.generator(batch)  # [B, T, V]
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
             self._generator_step(loss, "mle")
-            losses.append(loss.item())
+            total += loss.detach()
+            count += 1
         self.rollout.load_state_dict(self.generator.state_dict())
         self._bump("generator", "rollout")
-        return sum(losses) / max(len(losses), 1)
+        return total.item() / max(count, 1)
 
     def pg_step(self, samples: torch.Tensor, rewards: torch.Tensor) -> float:
         """One policy-gradient step on samples [B, T] with rewards [B, T]."""
@@ -118,7 +119,8 @@ class Learner:
         labels = torch.cat([torch.ones(len(positives)), torch.zeros(len(negatives))]).long()
         self.discriminator.train()
         opt = self.optimizers["disc"]
-        total_loss, correct, seen = 0.0, 0, 0
+        total_loss = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
+        correct, seen = torch.zeros((), dtype=torch.long, device=self.device), 0
         for _ in range(cfg.train.disc_epochs):
             order = torch.randperm(len(tokens), generator=shuffle)
             for start in range(0, len(order), cfg.data.batch_size):
@@ -129,12 +131,12 @@ class Learner:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total_loss += loss.item() * len(idx)
-                correct += (logits.argmax(-1) == y).sum().item()
+                total_loss += loss.detach() * len(idx)
+                correct += (logits.argmax(-1) == y).sum()
                 seen += len(idx)
         self.discriminator.eval()
         self._bump("discriminator")
-        return {"d_loss": total_loss / seen, "d_acc": correct / seen}
+        return {"d_loss": total_loss.item() / seen, "d_acc": correct.item() / seen}
 
     @torch.no_grad()
     def real_prob(self, tokens: torch.Tensor) -> torch.Tensor:
