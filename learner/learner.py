@@ -42,7 +42,7 @@ class Learner:
         self.rollout.requires_grad_(False)
         lr = config.generator.lr
         # Separate Adam states for MLE and PG, as the paper's code. Fused: one kernel per step instead
-        # of a pass per tensor and operation (D training at the paper's sizes: 82 -> 62 ms a batch on CPU).
+        # of a pass per tensor and operation (docs/benchmarks.md: D training about 25% faster on a CPU).
         self.optimizers = {
             "mle": torch.optim.Adam(self.generator.parameters(), lr=lr, fused=True),
             "pg": torch.optim.Adam(self.generator.parameters(), lr=lr, fused=True),
