@@ -155,7 +155,7 @@ class Trainer:
                 with self.timed("eval"):  # D as the adversarial phase starts with it
                     stats.update(self.learner.disc_heldout(self.eval_samples()))
             self.log.log("disc", round_index, **stats, **self.take_times())
-        if self.config.train.disc_pretrain_rounds:
+        if rounds:
             self.checkpoint("disc")
         self.broadcast("rollout", "discriminator")
 
