@@ -98,36 +98,50 @@ def unavoidable_seconds(generator, disc, batch: int, seq_len: int, rollouts: int
             + seconds(lambda: [disc.head(features[i:i + rows]) for i in range(0, completions, rows)], repeats))
 
 
+def scaling_config(seq_len: int, rollouts: int, workers: int, device: torch.device) -> Config:
+    """CPU actors get one core and one torch thread each; GPU actors share one GPU (1/K each)."""
+    per_actor = ([f"rollout.num_gpus={1 / workers}"] if device.type == "cuda" and workers
+                 else ["rollout.torch_threads=1", "rollout.num_cpus=1"])
+    return paper_config(seq_len, rollouts, [f"rollout.num_workers={workers}", *per_actor])
+
+
 def scaling(args) -> dict:
-    """Rollout-phase throughput (completed rollouts/s) with K CPU actors of one torch thread each."""
+    """Rollout-phase throughput (completed rollouts/s) with K Ray actors; K=0 runs the same units
+    with the same worker code in this process (the single-process baseline)."""
     import ray
 
+    from actors.inline_pool import InlinePool
     from actors.ray_pool import RayPool
     from learner.learner import Learner
 
-    started = not ray.is_initialized()
+    if any(k < 0 for k in args.workers):
+        raise ValueError(f"--workers {args.workers}: worker counts must be >= 0")
+    device = resolve_device(args.device, "--device")
+    started = not ray.is_initialized() and max(args.workers) > 0
     if started:
-        ray.init(num_cpus=max(args.workers), include_dashboard=False, _node_ip_address="127.0.0.1",
-                 log_to_driver=False)
+        ray.init(num_cpus=max(args.workers), num_gpus=1 if device.type == "cuda" else 0,
+                 include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     throughput, broadcast_s = {}, []
     try:
         for seq_len in args.seq_lens:
             for workers in args.workers:
-                config = paper_config(seq_len, args.rollouts, [f"rollout.num_workers={workers}",
-                                                               "rollout.torch_threads=1", "rollout.num_cpus=1"])
-                learner, pool = Learner(config), RayPool(config)
-                ray.get([actor.pid.remote() for actor in pool.actors])  # started, before any timing
+                config = scaling_config(seq_len, args.rollouts, workers, device)
+                learner = Learner(config)
+                pool = RayPool(config) if workers else InlinePool(config, str(device))
+                if workers:
+                    ray.get([actor.pid.remote() for actor in pool.actors])  # started, before any timing
                 _, _, samples = paper_models(config)
                 for name in ("rollout", "discriminator"):
                     start = time.perf_counter()
                     version, packed = learner.publish(name)
                     pool.publish(name, version, packed)
-                    ray.get([a.set_weights.remote(pool.weights[name][1][0]) for a in pool.actors])
-                    broadcast_s.append(time.perf_counter() - start)
+                    if workers:
+                        ray.get([a.set_weights.remote(pool.weights[name][1][0]) for a in pool.actors])
+                        broadcast_s.append(time.perf_counter() - start)
                 r = config.rollout
                 units = split_rewards(len(samples), seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes,
                                       r.unit_rollouts, 0, 0)
-                pool.run(units[:workers], samples)  # warm-up: first calls pay for imports
+                pool.run(units[:max(workers, 1)], samples)  # warm-up: first calls pay for imports
                 elapsed = seconds(lambda: pool.run(units, samples), args.repeats)
                 completed = len(samples) * (seq_len - 1) * r.num_rollouts
                 throughput[f"T{seq_len}_K{workers}"] = round(completed / elapsed, 1)
@@ -138,8 +152,9 @@ def scaling(args) -> dict:
     lo, hi = min(args.workers), max(args.workers)
     speedup = {f"T{t}": round(throughput[f"T{t}_K{hi}"] / throughput[f"T{t}_K{lo}"], 2) for t in args.seq_lens}
     return {"bench": "scaling", "throughput": throughput, f"speedup_{hi}v{lo}": speedup,
-            "broadcast_s_per_version": round(statistics.median(broadcast_s), 4), "rollouts": args.rollouts,
-            "repeats": args.repeats, "machine": machine()}
+            "broadcast_s_per_version": round(statistics.median(broadcast_s), 4) if broadcast_s else None,
+            "rollouts": args.rollouts, "repeats": args.repeats, "device": str(device),
+            "machine": machine(device)}
 
 
 def describe(result: dict) -> str:

@@ -25,7 +25,8 @@ def cmd_train(args) -> None:
     config = load_config(args.config, args.set)
     torch.set_num_threads(os.cpu_count() or 1)  # as the learner actor, so both modes round alike
     if config.rollout.num_workers == 0:  # inline: one process, no Ray
-        summary = Trainer(config, args.out, Learner(config), InlinePool(config)).train()
+        learner = Learner(config)  # the worker shares the learner's device: a GPU when there is one
+        summary = Trainer(config, args.out, learner, InlinePool(config, str(learner.device))).train()
     else:
         if not (args.address or config.ray.address or os.environ.get("RAY_ADDRESS")):
             keep_local_ray_on_loopback()
@@ -143,9 +144,12 @@ def parser() -> argparse.ArgumentParser:
     roll.add_argument("--repeats", type=int, default=3)
     roll.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     roll.add_argument("--json", action="store_true")
-    scal = bsub.add_parser("scaling", help="rollout throughput with 1 and 2 Ray actors")
+    scal = bsub.add_parser("scaling", help="rollout throughput with K Ray actors (0: in this process)")
     scal.add_argument("--seq-lens", type=int, nargs="+", default=[20, 40])
-    scal.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    scal.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                      help="worker counts K to compare; 0 runs the same units in this process")
+    scal.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                      help="cuda: K actors share one GPU (num_gpus 1/K each)")
     scal.add_argument("--rollouts", type=int, default=16)
     scal.add_argument("--repeats", type=int, default=2)
     scal.add_argument("--json", action="store_true")

@@ -37,7 +37,7 @@ def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes
     inputs = completions[rows, unit_prefix - 1]  # y_t, the last prefix token
     for k in range(seq_len - prefixes[0]):
         # Units with prefix t still need position t + k while t + k <= T - 1: a leading slice.
-        active = int((ts + k <= seq_len - 1).sum()) * b * n
+        active = sum(t + k <= seq_len - 1 for t in prefixes) * b * n  # from the list: no device sync
         h, c, inputs = h[:active], c[:active], inputs[:active]
         h, c = policy.advance(inputs, (h, c))
         position = unit_prefix[:active] + k  # [active], 0-based column of y_{t+k+1}

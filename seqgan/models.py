@@ -8,7 +8,8 @@ from torch import nn
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [B, H]
 
 
-SAMPLE_ROWS = 128  # rows per block: a block's [rows, V] weights stay in cache
+SAMPLE_ROWS = 128  # CPU: rows per block, so a block's [rows, V] intermediates stay in cache
+GPU_SAMPLE_ELEMENTS = 1 << 26  # GPU: [rows, V] elements per block (256 MiB fp32); launches cost more than cache misses there
 CDF_BLOCK = 64  # vocabulary block of the two-level inverse CDF
 
 
@@ -83,10 +84,11 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def next_tokens(self, h: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
-        """Sample the next tokens [U] from hidden states h [U, H]; logits are made block by block
-        so the [rows, V] intermediates stay in cache."""
-        return torch.cat([sample_tokens(self.out(h[r:r + SAMPLE_ROWS]), uniforms[r:r + SAMPLE_ROWS])
-                          for r in range(0, len(h), SAMPLE_ROWS)])
+        """Sample the next tokens [U] from hidden states h [U, H]; logits are made block by block,
+        small on a CPU (cache) and large on a GPU (few kernel launches, memory still bounded)."""
+        rows = SAMPLE_ROWS if h.device.type == "cpu" else max(1, GPU_SAMPLE_ELEMENTS // self.vocab_size)
+        return torch.cat([sample_tokens(self.out(h[r:r + rows]), uniforms[r:r + rows])
+                          for r in range(0, len(h), rows)])
 
     def prefix_states(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """States after consuming [start, y_1 .. y_{t-1}] for t = 1..T-1, stepped like `advance`.

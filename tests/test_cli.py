@@ -125,3 +125,13 @@ def test_train_on_cuda_without_a_gpu_is_a_clear_error_and_writes_nothing(tmp_pat
                  "learner.device=cuda", "--out", tmp_path / "run", check=False)
     assert out.returncode == 2 and "learner.device is 'cuda' but no CUDA device" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.smoke
+def test_bench_scaling_in_process_baseline_and_bad_worker_count():
+    out = seqgan("bench", "scaling", "--workers", 0, "--seq-lens", 20, "--rollouts", 1, "--repeats", 1, "--json")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(result["throughput"]) == {"T20_K0"} and result["throughput"]["T20_K0"] > 0
+    assert result["speedup_0v0"] == {"T20": 1.0} and result["broadcast_s_per_version"] is None
+    bad = seqgan("bench", "scaling", "--workers", 1, -2, check=False)
+    assert bad.returncode == 2 and "--workers [1, -2]" in bad.stderr, bad.stderr

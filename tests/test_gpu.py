@@ -44,3 +44,12 @@ def test_rollout_bench_runs_on_the_gpu():
     result = bench.rollout(args)
     assert result["device"].startswith("cuda") and "gpu" in result["machine"]
     assert result["fast_s"] > 0 and result["reference_s"] > 0 and result["floor_s"] > 0
+
+
+def test_scaling_bench_in_process_on_the_gpu():
+    from types import SimpleNamespace
+
+    from learner import bench
+    args = SimpleNamespace(seq_lens=[20], workers=[0], rollouts=2, repeats=1, device="cuda")
+    result = bench.scaling(args)
+    assert result["device"].startswith("cuda") and result["throughput"]["T20_K0"] > 0
