@@ -100,9 +100,8 @@ def unavoidable_seconds(generator, disc, batch: int, seq_len: int, rollouts: int
 
 def scaling_config(seq_len: int, rollouts: int, workers: int, device: torch.device) -> Config:
     """CPU actors get one core and one torch thread each; GPU actors share one GPU (1/K each)."""
-    gpu_share = (10_000 // max(workers, 1)) / 10_000  # Ray counts GPU fractions in 1e-4 steps
-    per_actor = ([f"rollout.num_gpus={gpu_share}"] if device.type == "cuda" and workers
-                 else ["rollout.torch_threads=1", "rollout.num_cpus=1"])
+    per_actor = ([f"rollout.num_gpus={(10_000 // workers) / 10_000}"]  # Ray counts GPU shares in 1e-4 steps
+                 if device.type == "cuda" and workers else ["rollout.torch_threads=1", "rollout.num_cpus=1"])
     return paper_config(seq_len, rollouts, [f"rollout.num_workers={workers}", *per_actor])
 
 

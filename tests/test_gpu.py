@@ -53,3 +53,18 @@ def test_scaling_bench_in_process_on_the_gpu():
     args = SimpleNamespace(seq_lens=[20], workers=[0], rollouts=2, repeats=1, device="cuda")
     result = bench.scaling(args)
     assert result["device"].startswith("cuda") and result["throughput"]["T20_K0"] > 0
+
+
+def test_inline_training_runs_its_worker_on_the_learners_gpu(tmp_path, monkeypatch):
+    import actors.inline_pool
+    from learner.cli import main
+    devices = []
+    original = actors.inline_pool.InlinePool.__init__
+
+    def record(self, config, device="cpu"):
+        devices.append(device)
+        original(self, config, device)
+    monkeypatch.setattr(actors.inline_pool.InlinePool, "__init__", record)
+    assert main(["train", "--config", "deploy/configs/smoke.yaml", "--set", "rollout.num_workers=0",
+                 "--out", str(tmp_path / "run")]) == 0
+    assert devices == ["cuda"] and (tmp_path / "run" / "summary.json").exists()
