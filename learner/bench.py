@@ -63,7 +63,7 @@ def seconds(fn, repeats: int) -> float:
 
 def rollout(args) -> dict:
     """Seconds per reward computation (B x (T-1) x N completions scored by D), fast vs reference."""
-    config = paper_config(args.seq_len, args.rollouts, [f"data.batch_size={args.batch}"])
+    config = paper_config(args.seq_len, args.rollouts, [f"data.batch_size={args.batch}", *args.set])
     device = resolve_device(args.device, "--device")
     generator, disc, samples = paper_models(config, device)
     r, (batch, seq_len) = config.rollout, samples.shape
@@ -75,7 +75,7 @@ def rollout(args) -> dict:
     reference_s = seconds(lambda: reference_unit_reward_sums(generator, disc, samples, whole), args.repeats)
     floor_s = unavoidable_seconds(generator, disc, batch, seq_len, r.num_rollouts, args.repeats)
     return {"bench": "rollout", "batch": batch, "seq_len": seq_len, "rollouts": r.num_rollouts,
-            "fast_s": round(fast_s, 3), "reference_s": round(reference_s, 3),
+            "units": len(units), "fast_s": round(fast_s, 3), "reference_s": round(reference_s, 3),
             "speedup": round(reference_s / fast_s, 2), "floor_s": round(floor_s, 3),
             "speedup_ceiling": round(reference_s / floor_s, 2), "repeats": args.repeats,
             "device": str(device), "machine": machine(device)}
@@ -98,11 +98,12 @@ def unavoidable_seconds(generator, disc, batch: int, seq_len: int, rollouts: int
             + seconds(lambda: [disc.head(features[i:i + rows]) for i in range(0, completions, rows)], repeats))
 
 
-def scaling_config(seq_len: int, rollouts: int, workers: int, device: torch.device) -> Config:
+def scaling_config(seq_len: int, rollouts: int, workers: int, device: torch.device,
+                   overrides: list[str] = ()) -> Config:
     """CPU actors get one core and one torch thread each; GPU actors share one GPU (1/K each)."""
     per_actor = ([f"rollout.num_gpus={(10_000 // workers) / 10_000}"]  # Ray counts GPU shares in 1e-4 steps
                  if device.type == "cuda" and workers else ["rollout.torch_threads=1", "rollout.num_cpus=1"])
-    return paper_config(seq_len, rollouts, [f"rollout.num_workers={workers}", *per_actor])
+    return paper_config(seq_len, rollouts, [f"rollout.num_workers={workers}", *per_actor, *overrides])
 
 
 def scaling(args) -> dict:
@@ -125,7 +126,7 @@ def scaling(args) -> dict:
     try:
         for seq_len in args.seq_lens:
             for workers in args.workers:
-                config = scaling_config(seq_len, args.rollouts, workers, device)
+                config = scaling_config(seq_len, args.rollouts, workers, device, args.set)
                 learner = Learner(config)
                 pool = RayPool(config) if workers else InlinePool(config, str(device))
                 if workers:

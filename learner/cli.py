@@ -143,6 +143,8 @@ def parser() -> argparse.ArgumentParser:
     roll.add_argument("--rollouts", type=int, default=16)
     roll.add_argument("--repeats", type=int, default=3)
     roll.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    roll.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
+                      help="overrides of paper.yaml, e.g. rollout.unit_samples=64 (work unit sizes)")
     roll.add_argument("--json", action="store_true")
     scal = bsub.add_parser("scaling", help="rollout throughput with K Ray actors (0: in this process)")
     scal.add_argument("--seq-lens", type=int, nargs="+", default=[20, 40])
@@ -152,6 +154,8 @@ def parser() -> argparse.ArgumentParser:
                       help="cuda: K actors share one GPU (num_gpus 1/K each)")
     scal.add_argument("--rollouts", type=int, default=16)
     scal.add_argument("--repeats", type=int, default=2)
+    scal.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
+                      help="overrides of paper.yaml, e.g. rollout.unit_samples=64 (work unit sizes)")
     scal.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
     return p

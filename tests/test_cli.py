@@ -109,6 +109,16 @@ def test_bench_rollout_reports_times_ratio_and_ceiling():
     assert result["speedup"] == pytest.approx(result["reference_s"] / result["fast_s"], rel=0.02, abs=0.01)
     assert result["speedup_ceiling"] == pytest.approx(result["reference_s"] / result["floor_s"], rel=0.02, abs=0.01)
     assert result["machine"]["cores"] >= 1 and result["device"] == "cpu"
+    assert result["units"] == 3  # 4 samples x 19 prefixes in units of 16 x 8: ceil(19 / 8)
+
+
+@pytest.mark.smoke
+def test_bench_rollout_takes_work_unit_overrides_and_names_a_bad_key():
+    out = seqgan("bench", "rollout", "--batch", 4, "--rollouts", 2, "--repeats", 1, "--json",
+                 "--set", "rollout.unit_prefixes=19")
+    assert json.loads(out.stdout.strip().splitlines()[-1])["units"] == 1
+    bad = seqgan("bench", "rollout", "--repeats", 1, "--set", "rollout.unit_size=4", check=False)
+    assert bad.returncode == 2 and "rollout.unit_size" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
 
 @pytest.mark.smoke

@@ -37,20 +37,20 @@ def test_learner_uses_the_gpu(smoke_config):
 
 
 def test_rollout_bench_runs_on_the_gpu():
-    from types import SimpleNamespace
-
     from learner import bench
-    args = SimpleNamespace(seq_len=20, rollouts=2, batch=4, repeats=1, device="cuda")
+    from learner.cli import parser
+    args = parser().parse_args(["bench", "rollout", "--device", "cuda", "--batch", "4", "--rollouts", "2",
+                                "--repeats", "1", "--set", "rollout.unit_prefixes=19"])
     result = bench.rollout(args)
-    assert result["device"].startswith("cuda") and "gpu" in result["machine"]
+    assert result["device"].startswith("cuda") and "gpu" in result["machine"] and result["units"] == 1
     assert result["fast_s"] > 0 and result["reference_s"] > 0 and result["floor_s"] > 0
 
 
 def test_scaling_bench_in_process_on_the_gpu():
-    from types import SimpleNamespace
-
     from learner import bench
-    args = SimpleNamespace(seq_lens=[20], workers=[0], rollouts=2, repeats=1, device="cuda")
+    from learner.cli import parser
+    args = parser().parse_args(["bench", "scaling", "--device", "cuda", "--workers", "0", "--seq-lens", "20",
+                                "--rollouts", "2", "--repeats", "1"])
     result = bench.scaling(args)
     assert result["device"].startswith("cuda") and result["throughput"]["T20_K0"] > 0
 
