@@ -17,12 +17,14 @@ import torch
 from ray.exceptions import RayActorError
 
 from actors.worker import RolloutWorker, UnitResult
+from seqgan.allocator import reuse_freed_memory
 from seqgan.config import Config
 from seqgan.packing import PackedWeights
 
 
 class RolloutActor:
     def __init__(self, config: Config):
+        reuse_freed_memory()
         r = config.rollout
         device = "cuda" if r.num_gpus > 0 and torch.cuda.is_available() else "cpu"
         if device == "cpu":

@@ -8,6 +8,7 @@ import sys
 
 import torch
 
+from seqgan.allocator import reuse_freed_memory
 from seqgan.config import ConfigError, load_config
 
 
@@ -163,6 +164,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    reuse_freed_memory()  # inline rollouts and the local learner run in this process
     try:
         args.func(args)
     except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as error:

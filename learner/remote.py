@@ -9,11 +9,13 @@ import torch
 
 from actors.ray_pool import RayPool
 from learner.learner import Learner
+from seqgan.allocator import reuse_freed_memory
 from seqgan.config import Config
 
 
 class LearnerActor(Learner):
     def __init__(self, config: Config):
+        reuse_freed_memory()
         if config.learner.num_gpus == 0:
             torch.set_num_threads(os.cpu_count() or 1)  # the learner runs while the actors wait
         super().__init__(config)
