@@ -18,6 +18,17 @@ def keep_local_ray_on_loopback() -> None:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a count or size, which must be at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def cmd_train(args) -> None:
     from actors.inline_pool import InlinePool
     from learner.driver import Trainer
@@ -106,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="sample from a trained run's generator")
     sample.add_argument("--run", required=True, help="run directory")
-    sample.add_argument("-n", type=int, required=True, help="number of sequences")
+    sample.add_argument("-n", type=positive_int, required=True, help="number of sequences")
     sample.add_argument("--out", required=True, help="output file (token ids, or words with --vocab)")
     sample.add_argument("--vocab", help="vocabulary file, one word a line (line i = token i)")
     sample.add_argument("--seed", type=int, default=0)
@@ -126,35 +137,35 @@ def parser() -> argparse.ArgumentParser:
     new.add_argument("--seed", type=int, help="default: data.oracle_seed")
     osample = osub.add_parser("sample", help="write a training set sampled from an oracle")
     osample.add_argument("--oracle", required=True)
-    osample.add_argument("-n", type=int, default=10_000)
+    osample.add_argument("-n", type=positive_int, default=10_000)
     osample.add_argument("--out", required=True)
     osample.add_argument("--seed", type=int, default=0)
     imp = osub.add_parser("import-seqgan", help="import the paper's released oracle pickle, safely")
     imp.add_argument("pickle")
     imp.add_argument("--out", required=True)
-    imp.add_argument("--seq-len", type=int, default=20)
+    imp.add_argument("--seq-len", type=positive_int, default=20)
     imp.add_argument("--start-token", type=int, default=0)
     oracle.set_defaults(func=cmd_oracle)
 
     bench = sub.add_parser("bench", help="benchmarks (ratios measured in one run)")
     bsub = bench.add_subparsers(dest="bench_command", required=True)
     roll = bsub.add_parser("rollout", help="fast vs reference reward computation")
-    roll.add_argument("--batch", type=int, default=64)
-    roll.add_argument("--seq-len", type=int, default=20)
-    roll.add_argument("--rollouts", type=int, default=16)
-    roll.add_argument("--repeats", type=int, default=3)
+    roll.add_argument("--batch", type=positive_int, default=64)
+    roll.add_argument("--seq-len", type=positive_int, default=20)
+    roll.add_argument("--rollouts", type=positive_int, default=16)
+    roll.add_argument("--repeats", type=positive_int, default=3)
     roll.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     roll.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
                       help="overrides of paper.yaml, e.g. rollout.unit_samples=64 (work unit sizes)")
     roll.add_argument("--json", action="store_true")
     scal = bsub.add_parser("scaling", help="rollout throughput with K Ray actors (0: in this process)")
-    scal.add_argument("--seq-lens", type=int, nargs="+", default=[20, 40])
+    scal.add_argument("--seq-lens", type=positive_int, nargs="+", default=[20, 40])
     scal.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                       help="worker counts K to compare; 0 runs the same units in this process")
     scal.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                       help="cuda: K actors share one GPU (num_gpus 1/K each)")
-    scal.add_argument("--rollouts", type=int, default=16)
-    scal.add_argument("--repeats", type=int, default=2)
+    scal.add_argument("--rollouts", type=positive_int, default=16)
+    scal.add_argument("--repeats", type=positive_int, default=2)
     scal.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
                       help="overrides of paper.yaml, e.g. rollout.unit_samples=64 (work unit sizes)")
     scal.add_argument("--json", action="store_true")

@@ -54,6 +54,9 @@ def import_seqgan_oracle(pickle_path: str | Path, seq_len: int = 20, start_token
     state = seqgan_arrays_to_state_dict(load_seqgan_arrays(pickle_path))
     vocab_size, embed_dim = state["embedding.weight"].shape
     hidden_dim = state["lstm.weight_hh_l0"].shape[1]
+    if not 0 <= start_token < vocab_size:
+        raise ValueError(f"start token {start_token} is not a token of {str(pickle_path)!r}: "
+                         f"expected one in [0, {vocab_size})")
     oracle = Generator(vocab_size, embed_dim, hidden_dim, seq_len, start_token)
     oracle.load_state_dict(state)
     return freeze(oracle)

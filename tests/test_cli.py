@@ -98,6 +98,19 @@ def test_oracle_import_seqgan(tmp_path):
     (tmp_path / "evil.pkl").write_bytes(b"cos\nsystem\n(S'true'\ntR.")
     bad = seqgan("oracle", "import-seqgan", tmp_path / "evil.pkl", "--out", tmp_path / "e.sgw", check=False)
     assert bad.returncode == 2 and "os.system" in bad.stderr and "only numpy arrays" in bad.stderr and not (tmp_path / "e.sgw").exists()
+    start = seqgan("oracle", "import-seqgan", tmp_path / "target.pkl", "--start-token", v, "--out", tmp_path / "s.sgw",
+                   check=False)
+    assert start.returncode == 2 and "start token 60" in start.stderr and "[0, 60)" in start.stderr, start.stderr
+    assert not (tmp_path / "s.sgw").exists()
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("argv", [["sample", "--run", "RUN", "-n", "-3", "--out", "OUT"],
+                                  ["oracle", "sample", "--oracle", "O", "-n", "0", "--out", "OUT"],
+                                  ["bench", "rollout", "--rollouts", "0"]])
+def test_counts_must_be_positive(argv):
+    out = seqgan(*argv, check=False)
+    assert out.returncode == 2 and "expected a positive integer" in out.stderr and "Traceback" not in out.stderr
 
 
 @pytest.mark.smoke
