@@ -34,9 +34,10 @@ def machine(device: torch.device = torch.device("cpu")) -> dict:
 
 
 def paper_config(seq_len: int, rollouts: int, overrides: list[str] = ()) -> Config:
+    """paper.yaml with `overrides` (the user's --set first, so the bench's own flags win)."""
     if not os.path.exists(PAPER):
         raise FileNotFoundError(f"{PAPER} not found: run the benchmark from the project root")
-    return load_config(PAPER, [f"model.seq_len={seq_len}", f"rollout.num_rollouts={rollouts}", *overrides])
+    return load_config(PAPER, [*overrides, f"model.seq_len={seq_len}", f"rollout.num_rollouts={rollouts}"])
 
 
 def paper_models(config: Config, device: torch.device | str = "cpu"):
@@ -63,7 +64,7 @@ def seconds(fn, repeats: int) -> float:
 
 def rollout(args) -> dict:
     """Seconds per reward computation (B x (T-1) x N completions scored by D), fast vs reference."""
-    config = paper_config(args.seq_len, args.rollouts, [f"data.batch_size={args.batch}", *args.set])
+    config = paper_config(args.seq_len, args.rollouts, [*args.set, f"data.batch_size={args.batch}"])
     device = resolve_device(args.device, "--device")
     generator, disc, samples = paper_models(config, device)
     r, (batch, seq_len) = config.rollout, samples.shape
@@ -103,7 +104,7 @@ def scaling_config(seq_len: int, rollouts: int, workers: int, device: torch.devi
     """CPU actors get one core and one torch thread each; GPU actors share one GPU (1/K each)."""
     per_actor = ([f"rollout.num_gpus={(10_000 // workers) / 10_000}"]  # Ray counts GPU shares in 1e-4 steps
                  if device.type == "cuda" and workers else ["rollout.torch_threads=1", "rollout.num_cpus=1"])
-    return paper_config(seq_len, rollouts, [f"rollout.num_workers={workers}", *per_actor, *overrides])
+    return paper_config(seq_len, rollouts, [*overrides, f"rollout.num_workers={workers}", *per_actor])
 
 
 def scaling(args) -> dict:

@@ -104,13 +104,20 @@ def cmd_bench(args) -> None:
     print(json.dumps(result) if args.json else bench.describe(result))
 
 
+BENCH_OVERRIDES = "overrides of paper.yaml, e.g. rollout.unit_samples=64 (work unit sizes); the bench's own flags win"
+
+
+def add_overrides(command: argparse.ArgumentParser, help: str | None = None) -> None:
+    command.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE", help=help)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seqgan", description="Distributed SeqGAN trainer")
     sub = p.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="run Algorithm 1 (MLE, D pre-training, adversarial)")
     train.add_argument("--config", help="YAML preset (deploy/configs/*.yaml); defaults otherwise")
-    train.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE")
+    add_overrides(train)
     train.add_argument("--out", default="runs/latest", help="run directory (default: runs/latest)")
     train.add_argument("--address", help="Ray cluster to join (else RAY_ADDRESS, else a local Ray)")
     train.set_defaults(func=cmd_train)
@@ -133,7 +140,7 @@ def parser() -> argparse.ArgumentParser:
     new = osub.add_parser("new", help="a new oracle with N(0, 1) weights (sizes from the config)")
     new.add_argument("--out", required=True)
     new.add_argument("--config")
-    new.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE")
+    add_overrides(new)
     new.add_argument("--seed", type=int, help="default: data.oracle_seed")
     osample = osub.add_parser("sample", help="write a training set sampled from an oracle")
     osample.add_argument("--oracle", required=True)
@@ -155,8 +162,7 @@ def parser() -> argparse.ArgumentParser:
     roll.add_argument("--rollouts", type=positive_int, default=16)
     roll.add_argument("--repeats", type=positive_int, default=3)
     roll.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    roll.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
-                      help="overrides of paper.yaml, e.g. rollout.unit_samples=64 (work unit sizes)")
+    add_overrides(roll, BENCH_OVERRIDES)
     roll.add_argument("--json", action="store_true")
     scal = bsub.add_parser("scaling", help="rollout throughput with K Ray actors (0: in this process)")
     scal.add_argument("--seq-lens", type=positive_int, nargs="+", default=[20, 40])
@@ -166,8 +172,7 @@ def parser() -> argparse.ArgumentParser:
                       help="cuda: K actors share one GPU (num_gpus 1/K each)")
     scal.add_argument("--rollouts", type=positive_int, default=16)
     scal.add_argument("--repeats", type=positive_int, default=2)
-    scal.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
-                      help="overrides of paper.yaml, e.g. rollout.unit_samples=64 (work unit sizes)")
+    add_overrides(scal, BENCH_OVERRIDES)
     scal.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
     return p

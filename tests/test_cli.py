@@ -132,10 +132,11 @@ def test_bench_rollout_reports_times_ratio_and_ceiling():
 
 
 @pytest.mark.smoke
-def test_bench_rollout_takes_work_unit_overrides_and_names_a_bad_key():
+def test_bench_rollout_takes_overrides_its_flags_win_and_a_bad_key_is_named():
     out = seqgan("bench", "rollout", "--batch", 4, "--rollouts", 2, "--repeats", 1, "--json",
-                 "--set", "rollout.unit_prefixes=19")
-    assert json.loads(out.stdout.strip().splitlines()[-1])["units"] == 1
+                 "--set", "rollout.unit_prefixes=19", "data.batch_size=8")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["units"] == 1 and result["batch"] == 4  # the bench's own --batch wins over --set
     bad = seqgan("bench", "rollout", "--repeats", 1, "--set", "rollout.unit_size=4", check=False)
     assert bad.returncode == 2 and "rollout.unit_size" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
