@@ -50,6 +50,18 @@ class Learner:
         }
         self.versions = {"generator": 0, "rollout": 0, "discriminator": 0}
         self.train_data = self.test_data = None
+        self.disc_train_forward = self._disc_train_forward(config)
+
+    def _disc_train_forward(self, config: Config):
+        """D's forward for training. On a GPU a batch-64 step of D is bound by kernel launches, not
+        arithmetic; as CUDA graphs (torch.compile's reduce-overhead mode) each step is one replay
+        (docs/benchmarks.md). Scoring stays eager."""
+        if not config.learner.cuda_graphs:
+            return self.discriminator
+        if self.device.type != "cuda":
+            raise ValueError(f"learner.cuda_graphs needs the learner on a CUDA device; learner.device "
+                             f"{config.learner.device!r} resolved to {self.device.type!r}")
+        return torch.compile(self.discriminator, mode="reduce-overhead", dynamic=False)
 
     def load_real_data(self, train: torch.Tensor, test: torch.Tensor) -> None:
         """The real sequences [N, T] / [M, T], sent once (not with every MLE epoch or D round)."""
@@ -116,18 +128,20 @@ class Learner:
         cfg, positives = self.config, self.train_data
         torch.manual_seed(derive_seed(cfg.train.seed, "disc", key))  # dropout draws
         shuffle = torch.Generator().manual_seed(derive_seed(cfg.train.seed, "disc", key, 1))
-        tokens = torch.cat([positives, negatives])
-        labels = torch.cat([torch.ones(len(positives)), torch.zeros(len(negatives))]).long()
+        # On the device once per round: a copy per batch from pageable memory would sync every step.
+        tokens = torch.cat([positives, negatives]).to(self.device)
+        labels = torch.cat([torch.ones(len(positives)), torch.zeros(len(negatives))]).long().to(self.device)
         self.discriminator.train()
         opt = self.optimizers["disc"]
         total_loss = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
         correct, seen = torch.zeros((), dtype=torch.long, device=self.device), 0
         for _ in range(cfg.train.disc_epochs):
-            order = torch.randperm(len(tokens), generator=shuffle)
+            # Shuffled by a CPU generator: the same order on every device.
+            order = torch.randperm(len(tokens), generator=shuffle).to(self.device)
             for start in range(0, len(order), cfg.data.batch_size):
                 idx = order[start:start + cfg.data.batch_size]
-                x, y = tokens[idx].to(self.device), labels[idx].to(self.device)
-                logits = self.discriminator(x)
+                x, y = tokens[idx], labels[idx]
+                logits = self.disc_train_forward(x)
                 loss = F.cross_entropy(logits, y) + cfg.discriminator.l2_reg * self.discriminator.l2_loss()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

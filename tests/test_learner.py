@@ -87,3 +87,10 @@ def test_training_from_token_files_has_no_oracle_metrics(tmp_path, smoke_config)
     def refuse(constant):
         raise AssertionError(f"summary.json holds {constant}, which is not JSON")
     json.loads((tmp_path / "run" / "summary.json").read_text(), parse_constant=refuse)
+
+
+@pytest.mark.unit
+def test_cuda_graphs_without_a_gpu_learner_is_a_clear_error(smoke_config):
+    smoke_config.learner.device, smoke_config.learner.cuda_graphs = "cpu", True
+    with pytest.raises(ValueError, match="learner.cuda_graphs needs the learner on a CUDA device.*'cpu'"):
+        Learner(smoke_config)
