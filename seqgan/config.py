@@ -233,6 +233,11 @@ def validate(c: Config) -> None:
     _require(c.model.seq_len >= 2, f"model.seq_len must be >= 2, got {c.model.seq_len!r}")
     _require(c.learner.device in ("auto", "cpu", "cuda"),
              f"learner.device must be auto, cpu or cuda, got {c.learner.device!r}")
+    _require(not c.learner.cuda_graphs or c.learner.device != "cpu",
+             "learner.cuda_graphs needs the learner on a CUDA device, but learner.device is 'cpu'")
+    _require(not c.learner.cuda_graphs or c.rollout.num_workers == 0 or c.learner.num_gpus > 0,
+             f"learner.cuda_graphs needs a GPU for the learner actor (rollout.num_workers is "
+             f"{c.rollout.num_workers}): set learner.num_gpus, got {c.learner.num_gpus!r}")
     _require(c.data.num_train >= c.data.batch_size,
              f"data.num_train ({c.data.num_train}) must be >= data.batch_size ({c.data.batch_size})")
     _require((c.data.train_file is None) == (c.data.test_file is None),

@@ -53,6 +53,18 @@ def test_bad_config_names_the_key(override, words):
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("overrides, words", [
+    (["learner.device=cpu"], ["learner.cuda_graphs", "learner.device is 'cpu'"]),
+    (["rollout.num_workers=2", "learner.num_gpus=0"], ["learner.cuda_graphs", "learner.num_gpus", "num_workers is 2"]),
+])
+def test_cuda_graphs_without_a_gpu_learner_is_refused(overrides, words):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, ["learner.cuda_graphs=true", *overrides])
+    assert all(word in str(error.value) for word in words), str(error.value)
+    load_config(None, ["learner.cuda_graphs=true", "rollout.num_workers=2", "learner.num_gpus=1"])  # a GPU learner actor
+
+
+@pytest.mark.unit
 def test_missing_file_and_bad_yaml(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
