@@ -94,7 +94,7 @@ def test_d_training_as_cuda_graphs_matches_eager_and_repeats_from_its_seed():
     for name, value in eager_params.items():
         torch.testing.assert_close(graphs_params[name], value, rtol=1e-3, atol=1e-4)
     # With dropout (random masks inside the graphs) the same seed gives the same run, up to the
-    # float sums CUDA does in no fixed order (embedding backward); other round keys do not.
+    # float sums CUDA does in no fixed order (atomic adds in backward kernels); other round keys do not.
     first, first_params, _ = d_rounds("learner.cuda_graphs=true")
     again, again_params, _ = d_rounds("learner.cuda_graphs=true")
     other, other_params, _ = d_rounds("learner.cuda_graphs=true", keys=(2, 3))
