@@ -6,6 +6,7 @@ import os
 
 import ray
 import torch
+from ray.exceptions import RayActorError
 
 from actors.ray_pool import RayPool
 from learner.learner import Learner
@@ -29,6 +30,13 @@ class RemoteLearner:
         actor_class = ray.remote(LearnerActor).options(num_cpus=config.learner.num_cpus,
                                                        num_gpus=config.learner.num_gpus)
         self.handle = actor_class.remote(config)
+        try:  # started before anything is written: bad input fails here, as it does inline
+            ray.get(self.handle.__ray_ready__.remote())
+        except RayActorError as error:
+            if not error.actor_init_failed:
+                raise
+            reason = next(line for line in reversed(str(error).splitlines()) if line.strip())
+            raise ValueError(f"the learner actor could not start: {reason.strip()}") from None
 
     def publish(self, name: str):
         version_ref, packed_ref = self.handle.publish.options(num_returns=2).remote(name)

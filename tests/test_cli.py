@@ -158,6 +158,16 @@ def test_train_on_cuda_without_a_gpu_is_a_clear_error_and_writes_nothing(tmp_pat
 
 
 @pytest.mark.smoke
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the error without a GPU")
+def test_a_learner_actor_that_cannot_start_is_a_clear_error_and_writes_nothing(tmp_path):
+    out = seqgan("train", "--config", "deploy/configs/smoke.yaml", "--set", "learner.device=cuda",
+                 "--out", tmp_path / "run", check=False)  # the smoke preset has 2 workers: the learner is an actor
+    assert out.returncode == 2, out.stderr
+    assert "the learner actor could not start" in out.stderr and "no CUDA device" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.smoke
 def test_bench_scaling_in_process_baseline_and_bad_worker_count():
     out = seqgan("bench", "scaling", "--workers", 0, "--seq-lens", 20, "--rollouts", 1, "--repeats", 1, "--json")
     result = json.loads(out.stdout.strip().splitlines()[-1])
