@@ -104,11 +104,13 @@ def cmd_bench(args) -> None:
     print(json.dumps(result) if args.json else bench.describe(result))
 
 
-BENCH_OVERRIDES = "overrides of paper.yaml, e.g. rollout.unit_samples=64 (work unit sizes); the bench's own flags win"
+BENCH_OVERRIDES = ("overrides of paper.yaml, e.g. rollout.unit_samples=64 (work unit sizes); "
+                   "the bench's own flags win")
 
 
-def add_overrides(command: argparse.ArgumentParser, help: str | None = None) -> None:
-    command.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE", help=help)
+def add_overrides(command: argparse.ArgumentParser, description: str | None = None) -> None:
+    command.add_argument("--set", action="extend", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
+                         help=description)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -9,7 +9,8 @@ State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [B, H]
 
 
 SAMPLE_ROWS = 128  # CPU: rows per block, so a block's [rows, V] intermediates stay in cache
-GPU_SAMPLE_ELEMENTS = 1 << 26  # GPU: [rows, V] elements per block (256 MiB fp32); launches cost more than cache misses there
+# GPU: [rows, V] elements per block (256 MiB fp32); launches cost more than cache misses there.
+GPU_SAMPLE_ELEMENTS = 1 << 26
 CDF_BLOCK = 64  # vocabulary block of the two-level inverse CDF
 
 

@@ -61,7 +61,8 @@ def test_cuda_graphs_without_a_gpu_learner_is_refused(overrides, words):
     with pytest.raises(ConfigError) as error:
         load_config(None, ["learner.cuda_graphs=true", *overrides])
     assert all(word in str(error.value) for word in words), str(error.value)
-    load_config(None, ["learner.cuda_graphs=true", "rollout.num_workers=2", "learner.num_gpus=1"])  # a GPU learner actor
+    # A GPU learner actor is fine.
+    load_config(None, ["learner.cuda_graphs=true", "rollout.num_workers=2", "learner.num_gpus=1"])
 
 
 @pytest.mark.unit
