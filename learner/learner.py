@@ -2,6 +2,10 @@
 policy-gradient and discriminator updates, and packs weights for broadcast."""
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
+
 import torch
 import torch.nn.functional as F
 
@@ -22,6 +26,27 @@ def resolve_device(name: str, key: str = "learner.device") -> torch.device:
     return torch.device(name)
 
 
+@contextlib.contextmanager
+def fixed_order_sums(enabled: bool):
+    """While enabled, kernels sum in a fixed order: a GPU's atomic-add backward kernels (embedding,
+    some convolutions) are swapped for deterministic ones, so training repeats bit for bit."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(enabled or previous)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def updates_in_fixed_order(method):
+    """Learner updates run under `fixed_order_sums` when `learner.deterministic` is set."""
+    @functools.wraps(method)
+    def update(self, *args, **kwargs):
+        with fixed_order_sums(self.config.learner.deterministic):
+            return method(self, *args, **kwargs)
+    return update
+
+
 def policy_gradient_loss(log_probs: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
     """-sum_{b,t} log G(y_t | Y_1:t-1) * Q(Y_1:t-1, y_t), summed over batch and time as the paper's
     code; rewards [B, T] are constants."""
@@ -32,6 +57,8 @@ class Learner:
     def __init__(self, config: Config):
         self.config = config
         self.device = resolve_device(config.learner.device)
+        if config.learner.deterministic:  # cuBLAS reads it when it makes its handle: before any GPU matmul
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.manual_seed(derive_seed(config.train.seed, "init"))
         self.generator = build_generator(config.model, config.generator).init_normal_(config.generator.init_std)
         self.discriminator = build_discriminator(config.model, config.discriminator).init_paper_()
@@ -89,6 +116,7 @@ class Learner:
         torch.nn.utils.clip_grad_norm_(self.generator.parameters(), self.config.generator.grad_clip)
         opt.step()
 
+    @updates_in_fixed_order
     def mle_epoch(self, epoch: int) -> float:
         """One epoch of teacher-forced maximum likelihood over full batches; mean token NLL."""
         self.generator.train()
@@ -105,6 +133,7 @@ class Learner:
         self._bump("generator", "rollout")
         return total.item() / max(count, 1)
 
+    @updates_in_fixed_order
     def pg_step(self, samples: torch.Tensor, rewards: torch.Tensor) -> float:
         """One policy-gradient step on samples [B, T] with rewards [B, T]."""
         self.generator.train()
@@ -123,6 +152,7 @@ class Learner:
         self._bump("rollout")
 
     # -- D ------------------------------------------------------------------------------
+    @updates_in_fixed_order
     def train_discriminator(self, negatives: torch.Tensor, key: int) -> dict:
         """`disc_epochs` epochs over the real data (label 1) and negatives (label 0); loss and accuracy."""
         cfg, positives = self.config, self.train_data

@@ -95,6 +95,7 @@ class LearnerConfig:
     num_gpus: float = 0.0  # for the learner actor on a Ray cluster
     num_cpus: float = 0.0  # reserved CPU slots; 0: the learner works while the actors wait
     cuda_graphs: bool = False  # D's training steps replayed as CUDA graphs; needs the learner on a GPU
+    deterministic: bool = True  # updates sum in a fixed order (no atomic adds): GPU runs repeat bit for bit
 
 
 @dataclass
