@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 import torch
 
@@ -18,15 +19,29 @@ def keep_local_ray_on_loopback() -> None:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a count or size, which must be at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def int_at_least(lowest: int, what: str):
+    """argparse type: an integer >= `lowest`, described as `what` in the error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+    return parse
+
+
+positive_int = int_at_least(1, "a positive integer")  # counts and sizes
+seed_int = int_at_least(0, "a seed: an integer >= 0")
+length_int = int_at_least(2, "a sequence length of at least 2")
+
+
+def new_output(path: str) -> str:
+    """Refuse to replace a file the user already has (samples, oracles): nothing written is lost."""
+    if Path(path).exists():
+        raise FileExistsError(f"{path!r} already exists: give another --out (nothing was overwritten)")
+    return path
 
 
 def cmd_train(args) -> None:
@@ -61,6 +76,7 @@ def cmd_sample(args) -> None:
     from seqgan.data import read_vocabulary, write_tokens
     from seqgan.seeding import derive_seed, uniforms
 
+    new_output(args.out)
     generator = load_generator(args.run)
     vocabulary = read_vocabulary(args.vocab, generator.vocab_size) if args.vocab else None
     tokens = generator.sample(uniforms(derive_seed(args.seed, "sample_cli"), (args.n, generator.seq_len)))
@@ -83,6 +99,7 @@ def cmd_oracle(args) -> None:
     from seqgan.oracle import import_seqgan_oracle, load_oracle, new_oracle, save_oracle
     from seqgan.seeding import derive_seed, uniforms
 
+    new_output(args.out)
     if args.oracle_command == "new":
         c = load_config(args.config, args.set)
         oracle = new_oracle(c.model.vocab_size, c.generator.embed_dim, c.generator.hidden_dim,
@@ -129,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", type=positive_int, required=True, help="number of sequences")
     sample.add_argument("--out", required=True, help="output file (token ids, or words with --vocab)")
     sample.add_argument("--vocab", help="vocabulary file, one word a line (line i = token i)")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=seed_int, default=0)
     sample.set_defaults(func=cmd_sample)
 
     ev = sub.add_parser("eval", help="print the per-token NLL-oracle of a token-id file")
@@ -143,16 +160,16 @@ def parser() -> argparse.ArgumentParser:
     new.add_argument("--out", required=True)
     new.add_argument("--config")
     add_overrides(new)
-    new.add_argument("--seed", type=int, help="default: data.oracle_seed")
+    new.add_argument("--seed", type=seed_int, help="default: data.oracle_seed")
     osample = osub.add_parser("sample", help="write a training set sampled from an oracle")
     osample.add_argument("--oracle", required=True)
     osample.add_argument("-n", type=positive_int, default=10_000)
     osample.add_argument("--out", required=True)
-    osample.add_argument("--seed", type=int, default=0)
+    osample.add_argument("--seed", type=seed_int, default=0)
     imp = osub.add_parser("import-seqgan", help="import the paper's released oracle pickle, safely")
     imp.add_argument("pickle")
     imp.add_argument("--out", required=True)
-    imp.add_argument("--seq-len", type=positive_int, default=20)
+    imp.add_argument("--seq-len", type=length_int, default=20)
     imp.add_argument("--start-token", type=int, default=0)
     oracle.set_defaults(func=cmd_oracle)
 
@@ -185,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     reuse_freed_memory()  # inline rollouts and the local learner run in this process
     try:
         args.func(args)
-    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as error:
+    except (ConfigError, OSError, ValueError) as error:  # OSError: paths (missing, a folder, no permission)
         print(f"seqgan: error: {error}", file=sys.stderr)
         return 2
     return 0

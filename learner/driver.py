@@ -27,7 +27,11 @@ def real_data(config: Config):
     """(train [N, T], test [M, T], oracle or None) as the config says."""
     m, d = config.model, config.data
     if d.train_file is not None:
-        return read_tokens(d.train_file, m.vocab_size, m.seq_len), read_tokens(d.test_file, m.vocab_size, m.seq_len), None
+        train = read_tokens(d.train_file, m.vocab_size, m.seq_len)
+        if len(train) < d.batch_size:  # MLE and D use full batches only: a smaller set trains nothing
+            raise ValueError(f"data.train_file {d.train_file!r} holds {len(train)} sequences, fewer than "
+                             f"data.batch_size = {d.batch_size}")
+        return train, read_tokens(d.test_file, m.vocab_size, m.seq_len), None
     if d.oracle is not None:
         oracle = load_oracle(d.oracle)
         check_oracle_fits(oracle, m.vocab_size, m.seq_len, m.start_token, d.oracle)
@@ -43,7 +47,7 @@ class Trainer:
     def __init__(self, config: Config, run_dir: str | Path, learner, pool):
         self.config, self.learner, self.pool = config, learner, pool
         self.run_dir = Path(run_dir)
-        if (self.run_dir / "metrics.jsonl").exists() or (self.run_dir / "checkpoints").exists():
+        if any((self.run_dir / name).exists() for name in ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")):
             raise FileExistsError(f"run directory {str(self.run_dir)!r} already holds a run; "
                                   "give a new --out so nothing written there is overwritten")
         self.train_data, self.test_data, self.oracle = real_data(config)  # bad data fails before any write

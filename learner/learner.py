@@ -144,11 +144,15 @@ class Learner:
         return loss.item()
 
     def update_rollout_policy(self) -> None:
-        """rollout <- rate * rollout + (1 - rate) * G; rate 0 copies G (the paper)."""
+        """rollout <- rate * rollout + (1 - rate) * G for the LSTM and output layer; the embedding is
+        copied, as in the paper's released code. Rate 0 copies G (the paper)."""
         rate = self.config.rollout.update_rate
         with torch.no_grad():
-            for mine, theirs in zip(self.rollout.parameters(), self.generator.parameters()):
-                mine.mul_(rate).add_(theirs, alpha=1.0 - rate)
+            for (name, mine), theirs in zip(self.rollout.named_parameters(), self.generator.parameters()):
+                if name.startswith("embedding."):
+                    mine.copy_(theirs)
+                else:
+                    mine.mul_(rate).add_(theirs, alpha=1.0 - rate)
         self._bump("rollout")
 
     # -- D ------------------------------------------------------------------------------

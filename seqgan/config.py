@@ -132,6 +132,11 @@ def _coerce(value, hint, key: str):
         return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-3 (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool) != (hint is bool) or not isinstance(value, hint):
         raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}")
     return value
@@ -165,7 +170,14 @@ def _set_override(raw: dict, assignment: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {assignment!r}: {part} is not a section")
-    node[parts[-1]] = yaml.safe_load(text)  # YAML typing: 3 -> int, 0.5 -> float, null -> None
+    node[parts[-1]] = _parse_yaml(text, f"override {assignment!r}")  # 3 -> int, 0.5 -> float, null -> None
+
+
+def _parse_yaml(text: str, where: str):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{where} is not valid YAML: {' '.join(str(error).split())}") from None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
@@ -175,7 +187,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
-        raw = yaml.safe_load(path.read_text()) or {}
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"config file {str(path)!r} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raw = _parse_yaml(text, f"config file {str(path)!r}") or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {str(path)!r}: expected a mapping of sections (model:, train:, ...) "
+                              f"at the top level, got a {type(raw).__name__}")
     for assignment in overrides:
         _set_override(raw, assignment)
     config = _build(Config, raw, "")
@@ -202,7 +221,9 @@ def validate(c: Config) -> None:
         "rollout.unit_samples": c.rollout.unit_samples, "rollout.unit_prefixes": c.rollout.unit_prefixes,
         "rollout.unit_rollouts": c.rollout.unit_rollouts, "rollout.sample_unit": c.rollout.sample_unit,
         "rollout.torch_threads": c.rollout.torch_threads, "rollout.max_retries": c.rollout.max_retries,
-        "rollout.timeout_s": c.rollout.timeout_s,
+        "rollout.timeout_s": c.rollout.timeout_s, "generator.init_std": c.generator.init_std,
+        "generator.grad_clip": c.generator.grad_clip,
+        **({"ray.num_cpus": c.ray.num_cpus} if c.ray.num_cpus is not None else {}),
     }
     for key, value in positive.items():
         _require(value > 0, f"{key} must be > 0, got {value!r}")
@@ -212,8 +233,8 @@ def validate(c: Config) -> None:
         "train.d_steps": c.train.d_steps, "rollout.num_workers": c.rollout.num_workers,
         "rollout.num_cpus": c.rollout.num_cpus, "rollout.num_gpus": c.rollout.num_gpus,
         "learner.num_gpus": c.learner.num_gpus, "learner.num_cpus": c.learner.num_cpus,
-        "generator.grad_clip": c.generator.grad_clip,
-        "discriminator.l2_reg": c.discriminator.l2_reg,
+        "discriminator.l2_reg": c.discriminator.l2_reg, "train.seed": c.train.seed,
+        "data.oracle_seed": c.data.oracle_seed,
     }
     for key, value in non_negative.items():
         _require(value >= 0, f"{key} must be >= 0, got {value!r}")

@@ -8,13 +8,20 @@ import torch
 from seqgan.packing import atomic_write_bytes
 
 
+def read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{what} {str(path)!r} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
 def read_tokens(path: str | Path, vocab_size: int, seq_len: int) -> torch.Tensor:
     """Read a token-id file -> LongTensor [N, seq_len]; errors name the file, line and value."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"token file {str(path)!r} does not exist")
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text(path, 'token file').splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -45,7 +52,10 @@ def write_tokens(path: str | Path, tokens: torch.Tensor, vocabulary: list[str] |
 
 def read_vocabulary(path: str | Path, vocab_size: int) -> list[str]:
     """One word a line; line i is token i."""
-    words = Path(path).read_text().splitlines()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"vocabulary {str(path)!r} does not exist")
+    words = read_text(path, "vocabulary").splitlines()
     if len(words) < vocab_size:
         raise ValueError(f"vocabulary {str(path)!r} has {len(words)} words, model.vocab_size is {vocab_size}")
     return words

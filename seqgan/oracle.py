@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from seqgan.models import Generator
-from seqgan.packing import pack_state, read_packed, unpack_state, write_packed
+from seqgan.packing import load_into, pack_state, read_packed, write_packed
 from seqgan.seeding import derive_seed
 from seqgan.seqgan_pickle import load_seqgan_arrays, seqgan_arrays_to_state_dict
 
@@ -43,9 +43,16 @@ def load_oracle(path: str | Path) -> Generator:
     if header["model"] != ORACLE_MODEL:
         raise ValueError(f"{str(path)!r} holds a {header['model']!r} model, expected an oracle")
     shape = header["meta"]
-    oracle = Generator(shape["vocab_size"], shape["embed_dim"], shape["hidden_dim"], shape["seq_len"],
-                       shape["start_token"])
-    oracle.load_state_dict(unpack_state(packed))
+    sizes = ("vocab_size", "embed_dim", "hidden_dim", "seq_len", "start_token")
+    if not (all(isinstance(shape.get(k), int) for k in sizes) and min(shape[k] for k in sizes[:4]) > 0
+            and 0 <= shape["start_token"] < shape["vocab_size"]):
+        raise ValueError(f"{str(path)!r}: oracle sizes {shape!r}, expected positive integers "
+                         f"{', '.join(sizes[:4])} and a start_token in [0, vocab_size)")
+    oracle = Generator(*(shape[k] for k in sizes))
+    try:
+        load_into(oracle, packed)  # names and shapes must match the sizes exactly
+    except ValueError as error:
+        raise ValueError(f"{str(path)!r}: {error}") from None
     return freeze(oracle)
 
 

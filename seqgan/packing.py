@@ -95,12 +95,20 @@ def load_into(module: torch.nn.Module, packed: PackedWeights) -> None:
             own[name].copy_(tensor)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, chunks: list[bytes | memoryview]) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    """Write to a temporary file in the same folder, fsync, rename over `path`, fsync the folder:
+    a reader (or a crash) sees the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the mode a plain open() would
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
@@ -110,6 +118,21 @@ def atomic_write_bytes(path: str | Path, chunks: list[bytes | memoryview]) -> No
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable (POSIX); where folders cannot be opened, the rename stands alone."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_packed(path: str | Path, packed: PackedWeights) -> None:
@@ -120,7 +143,8 @@ def write_packed(path: str | Path, packed: PackedWeights) -> None:
 def read_packed(path: str | Path) -> PackedWeights:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
+        found = "is a folder" if path.is_dir() else "does not exist"
+        raise FileNotFoundError(f"weights file {str(path)!r} {found}: expected a .sgw file")
     data = path.read_bytes()
     if not data.startswith(MAGIC):
         raise ValueError(f"{str(path)!r} is not a seqgan weights file (expected it to start with {MAGIC!r})")
@@ -128,8 +152,32 @@ def read_packed(path: str | Path) -> PackedWeights:
     start = len(MAGIC) + 8
     header = data[start:start + length]
     try:
-        msgpack.unpackb(header)
+        check_header(msgpack.unpackb(header))
     except Exception as error:
         raise ValueError(f"{str(path)!r}: corrupt header ({error})") from None
     buffer = np.frombuffer(data, dtype=np.uint8, offset=start + length).copy()
     return PackedWeights(header, buffer)
+
+
+def check_header(header: object) -> None:
+    """The header's layout, checked before any field is used: a damaged file is a clear error."""
+    if not isinstance(header, dict) or not {"model", "version", "meta", "tensors"} <= set(header):
+        raise ValueError("expected a map with model, version, meta and tensors")
+    if not isinstance(header["model"], str) or not isinstance(header["version"], int):
+        raise ValueError(f"model {header['model']!r} / version {header['version']!r}: expected a name and an integer")
+    if not isinstance(header["meta"], dict) or not isinstance(header["tensors"], list):
+        raise ValueError("meta must be a map and tensors a list")
+    for entry in header["tensors"]:
+        if not isinstance(entry, dict) or not {"name", "dtype", "shape", "offset", "nbytes"} <= set(entry):
+            raise ValueError(f"tensor entry {entry!r}: expected name, dtype, shape, offset and nbytes")
+        shape, dtype = entry["shape"], entry["dtype"]
+        if dtype not in _DTYPES:
+            raise ValueError(f"tensor {entry['name']!r}: unsupported dtype {dtype!r}")
+        if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+            raise ValueError(f"tensor {entry['name']!r}: shape {shape!r}, expected a list of sizes >= 0")
+        if not isinstance(entry["offset"], int) or entry["offset"] < 0:
+            raise ValueError(f"tensor {entry['name']!r}: offset {entry['offset']!r}, expected an integer >= 0")
+        expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        if entry["nbytes"] != expected:
+            raise ValueError(f"tensor {entry['name']!r}: {entry['nbytes']!r} bytes, but shape {shape} of "
+                             f"{dtype} needs {expected}")

@@ -67,6 +67,8 @@ def _check_array_list(loaded: object, where: str) -> None:
         if not isinstance(item, np.ndarray) or not np.issubdtype(item.dtype, np.floating):
             found = f"an array of {item.dtype}" if isinstance(item, np.ndarray) else f"a {type(item).__name__}"
             raise ValueError(f"{where}: item {index} should be a float numpy array, found {found}")
+        if not np.isfinite(item).all():
+            raise ValueError(f"{where}: item {index} holds NaN or infinite values; an oracle needs finite weights")
 
 
 def _layout(vocab: int, embed: int, hidden: int) -> list[tuple[str, tuple[int, ...]]]:

@@ -73,6 +73,37 @@ def test_bad_input_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.smoke
+def test_existing_files_and_bad_paths_are_clear_errors(tmp_path, capsys):
+    from learner.cli import main
+
+    def refused(*argv) -> str:
+        assert main([*map(str, argv)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        return err
+    oracle = tmp_path / "o.sgw"
+    assert main(["oracle", "new", "--config", "deploy/configs/smoke.yaml", "--out", str(oracle)]) == 0
+    before = oracle.read_bytes()
+    assert "already exists" in refused("oracle", "new", "--config", "deploy/configs/smoke.yaml", "--out", oracle)
+    assert oracle.read_bytes() == before, "an existing oracle was replaced"
+    assert main(["oracle", "sample", "--oracle", str(oracle), "-n", "5", "--out", str(tmp_path / "few.txt")]) == 0
+    assert "already exists" in refused("oracle", "sample", "--oracle", oracle, "-n", "9", "--out", tmp_path / "few.txt")
+    assert len((tmp_path / "few.txt").read_text().splitlines()) == 5
+    err = refused("oracle", "sample", "--oracle", tmp_path, "-n", "5", "--out", tmp_path / "x.txt")
+    assert str(tmp_path) in err and not (tmp_path / "x.txt").exists()  # a folder is not an oracle file
+    err = refused("train", "--config", "deploy/configs/smoke.yaml", "--set", "rollout.num_workers=0",
+                  f"data.train_file={tmp_path / 'few.txt'}", f"data.test_file={tmp_path / 'few.txt'}",
+                  "--out", tmp_path / "run")
+    assert "holds 5 sequences, fewer than data.batch_size = 32" in err and not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit):
+        main(["oracle", "sample", "--oracle", str(oracle), "-n", "5", "--seed", "-1", "--out", "unused.txt"])
+    assert "expected a seed: an integer >= 0, got -1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["oracle", "import-seqgan", "p.pkl", "--seq-len", "1", "--out", "unused.sgw"])
+    assert "expected a sequence length of at least 2, got 1" in capsys.readouterr().err
+
+
+@pytest.mark.smoke
 @pytest.mark.ray
 def test_train_on_local_ray(tmp_path):
     """The README's main job: the smoke preset on a local Ray with rollout actors."""

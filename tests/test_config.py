@@ -44,6 +44,12 @@ def test_overrides_are_typed():
     ("model.seq_len=5", ["filter_sizes", "model.seq_len"]),
     ("learner.device=tpu", ["learner.device", "tpu"]),
     ("novalue", ["section.key=value"]),
+    ("model.vocab_size=[", ["override 'model.vocab_size=['", "not valid YAML"]),
+    ("generator.grad_clip=0", ["generator.grad_clip", "> 0"]),
+    ("generator.init_std=-1", ["generator.init_std", "> 0", "-1"]),
+    ("train.seed=-1", ["train.seed", ">= 0", "-1"]),
+    ("data.oracle_seed=-5", ["data.oracle_seed", ">= 0"]),
+    ("ray.num_cpus=-3", ["ray.num_cpus", "> 0"]),
 ])
 def test_bad_config_names_the_key(override, words):
     with pytest.raises(ConfigError) as error:
@@ -73,3 +79,23 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("model: 3\n")
     with pytest.raises(ConfigError, match="model: expected a mapping"):
         load_config(bad)
+
+
+@pytest.mark.unit
+def test_floats_written_without_a_dot_are_floats():
+    assert load_config(None, ["generator.lr=1e-3"]).generator.lr == 1e-3  # YAML 1.1 reads 1e-3 as a string
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("text, words", [
+    ("model: {vocab_size: 60\n", ["bad.yaml", "not valid YAML"]),
+    ("- a\n- b\n", ["bad.yaml", "expected a mapping of sections", "list"]),
+])
+def test_unreadable_config_files_are_named(tmp_path, text, words):
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path / "bad.yaml", ["model.seq_len=5"])
+    assert all(word in str(error.value) for word in words), str(error.value)
+    (tmp_path / "bad.yaml").write_bytes(b"model: {vocab_size: \xff}\n")
+    with pytest.raises(ConfigError, match="bad.yaml.*not UTF-8"):
+        load_config(tmp_path / "bad.yaml")

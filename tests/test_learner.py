@@ -38,8 +38,11 @@ def test_rollout_policy_mixing(smoke_config):
         for p in learner.generator.parameters():
             p.add_(1.0)
     learner.update_rollout_policy()
-    for before, after, g in zip(old, learner.rollout.parameters(), learner.generator.parameters()):
-        torch.testing.assert_close(after, 0.8 * before + 0.2 * g)
+    names = [name for name, _ in learner.rollout.named_parameters()]
+    for name, before, after, g in zip(names, old, learner.rollout.parameters(), learner.generator.parameters()):
+        # The paper's code copies the embedding and mixes the LSTM and output layer.
+        torch.testing.assert_close(after, g if name.startswith("embedding.") else 0.8 * before + 0.2 * g)
+    assert any(n.startswith("embedding.") for n in names) and any(n.startswith("lstm.") for n in names)
     assert learner.versions["rollout"] == 1
 
 

@@ -94,6 +94,11 @@ def test_wrong_contents_are_named(tmp_path):
         load_seqgan_arrays(write(tmp_path, {"emb": paper_arrays()[0]}, 3))
     with pytest.raises(ValueError, match="item 14 should be a float numpy array, found a str"):
         load_seqgan_arrays(write(tmp_path, paper_arrays()[:14] + ["bias"], 3))
+    for bad in (np.nan, np.inf):
+        arrays = paper_arrays()
+        arrays[3][0] = bad
+        with pytest.raises(ValueError, match="item 3 holds NaN or infinite values"):
+            load_seqgan_arrays(write(tmp_path, arrays, 3))
     with pytest.raises(FileNotFoundError, match="missing.pkl"):
         load_seqgan_arrays(tmp_path / "missing.pkl")
     (tmp_path / "cut.pkl").write_bytes(pickle.dumps(paper_arrays(), protocol=3)[:100])

@@ -1,6 +1,7 @@
 """Weight packing, .sgw files, token files, oracle files and checkpoints."""
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -8,11 +9,11 @@ import torch
 
 from learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from learner.learner import Learner
-from seqgan.data import read_tokens, write_tokens
+from seqgan.data import read_tokens, read_vocabulary, write_tokens
 from seqgan.metrics import nll_per_token
 from seqgan.models import Generator
 from seqgan.oracle import load_oracle, new_oracle, save_oracle
-from seqgan.packing import MAGIC, load_into, pack_state, read_packed, unpack_state, write_packed
+from seqgan.packing import MAGIC, PackedWeights, load_into, pack_state, read_packed, unpack_state, write_packed
 from seqgan.seeding import uniforms
 
 
@@ -53,6 +54,48 @@ def test_sgw_file_round_trip_and_refusals(tmp_path):
         read_packed(tmp_path / "nope.sgw")
     assert (tmp_path / "w.sgw").read_bytes().startswith(MAGIC)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    umask = os.umask(0o022)
+    try:  # the mode a plain open() gives, not mkstemp's private 0600
+        write_packed(tmp_path / "shared.sgw", pack_state(state, "m", 0))
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "shared.sgw").stat().st_mode & 0o777 == 0o644
+
+
+def with_header(packed: PackedWeights, edit) -> PackedWeights:
+    import msgpack
+    header = packed.meta
+    edit(header)
+    return PackedWeights(msgpack.packb(header), packed.buffer)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("edit, words", [
+    (lambda h: h.pop("meta"), ["expected a map with model, version, meta and tensors"]),
+    (lambda h: h["tensors"][0].update(offset=-64), ["offset -64"]),
+    (lambda h: h["tensors"][0].update(shape=[3, 3]), ["'a'", "24 bytes", "needs 36"]),
+    (lambda h: h["tensors"][1].update(dtype="object"), ["unsupported dtype 'object'"]),
+    (lambda h: h.update(tensors={"a": 1}), ["tensors a list"]),
+])
+def test_damaged_sgw_headers_are_named(tmp_path, edit, words):
+    state = {"a": torch.arange(6.0).view(2, 3), "b": torch.tensor([1, 2], dtype=torch.int64)}
+    write_packed(tmp_path / "d.sgw", with_header(pack_state(state, "m", 0), edit))
+    with pytest.raises(ValueError, match="d.sgw.*corrupt header") as error:
+        read_packed(tmp_path / "d.sgw")
+    assert all(word in str(error.value) for word in words), str(error.value)
+
+
+@pytest.mark.unit
+def test_an_oracle_whose_sizes_disagree_with_its_tensors_is_named(tmp_path):
+    oracle = new_oracle(vocab_size=60, embed_dim=4, hidden_dim=6, seq_len=10, start_token=0, seed=1)
+    packed = pack_state(oracle.state_dict(), "oracle", 0, {"vocab_size": 61, "embed_dim": 4, "hidden_dim": 6,
+                                                           "seq_len": 10, "start_token": 0})
+    write_packed(tmp_path / "o.sgw", packed)
+    with pytest.raises(ValueError, match=r"o.sgw.*embedding.weight: shape \(60, 4\), expected \(61, 4\)"):
+        load_oracle(tmp_path / "o.sgw")
+    write_packed(tmp_path / "o.sgw", with_header(packed, lambda h: h["meta"].pop("hidden_dim")))
+    with pytest.raises(ValueError, match="o.sgw.*oracle sizes"):
+        load_oracle(tmp_path / "o.sgw")
 
 
 @pytest.mark.unit
@@ -69,6 +112,13 @@ def test_token_files(tmp_path):
         with pytest.raises(ValueError, match=message) as error:
             read_tokens(tmp_path / "bad.txt", 6, 3)
         assert "bad.txt:2" in str(error.value)
+    (tmp_path / "latin.txt").write_bytes(b"1 2 \xff\n")
+    with pytest.raises(ValueError, match="token file .*latin.txt.* is not UTF-8"):
+        read_tokens(tmp_path / "latin.txt", 6, 3)
+    with pytest.raises(ValueError, match="vocabulary .*latin.txt.* is not UTF-8"):
+        read_vocabulary(tmp_path / "latin.txt", 6)
+    with pytest.raises(FileNotFoundError, match="vocabulary .*nope.txt"):
+        read_vocabulary(tmp_path / "nope.txt", 6)
 
 
 @pytest.mark.unit
