@@ -70,8 +70,8 @@ def test_inline_training_runs_its_worker_on_the_learners_gpu(tmp_path, monkeypat
     assert devices == ["cuda"] and (tmp_path / "run" / "summary.json").exists()
 
 
-def d_rounds(*overrides: str, keys=(0, 1)):
-    """D training rounds `keys` on fixed data: (stats per round, D's parameters, graphed?)."""
+def smoke_learner(*overrides: str):
+    """A smoke-preset learner with fixed real data: (learner, fake sequences, the data's generator)."""
     from learner.learner import Learner
     from seqgan.config import load_config
     config = load_config("deploy/configs/smoke.yaml", ["rollout.num_workers=0", *overrides])
@@ -80,6 +80,12 @@ def d_rounds(*overrides: str, keys=(0, 1)):
     real, fake = (torch.randint(0, config.model.vocab_size, (256, config.model.seq_len), generator=draw)
                   for _ in range(2))
     learner.load_real_data(real, real[:16])
+    return learner, fake, draw
+
+
+def d_rounds(*overrides: str, keys=(0, 1)):
+    """D training rounds `keys` on fixed data: (stats per round, D's parameters, graphed?)."""
+    learner, fake, _ = smoke_learner(*overrides)
     stats = [learner.train_discriminator(fake, key) for key in keys]
     graphed = learner.disc_train_forward is not learner.discriminator
     return stats, {k: v.detach().cpu() for k, v in learner.discriminator.state_dict().items()}, graphed
@@ -105,18 +111,11 @@ def test_d_training_as_cuda_graphs_matches_eager_and_repeats_from_its_seed():
 
 def updates(*overrides: str) -> dict:
     """An MLE epoch, a D round and a PG step on fixed data from one seed -> every learned tensor."""
-    from learner.learner import Learner
-    from seqgan.config import load_config
-    config = load_config("deploy/configs/smoke.yaml", ["rollout.num_workers=0", *overrides])
-    learner = Learner(config)
-    draw = torch.Generator().manual_seed(0)
-    real, fake = (torch.randint(0, config.model.vocab_size, (256, config.model.seq_len), generator=draw)
-                  for _ in range(2))
-    learner.load_real_data(real, real[:16])
+    learner, fake, draw = smoke_learner(*overrides)
+    batch, seq_len = learner.config.data.batch_size, learner.config.model.seq_len
     learner.mle_epoch(0)
     learner.train_discriminator(fake, 0)
-    learner.pg_step(fake[:config.data.batch_size], torch.rand(config.data.batch_size, config.model.seq_len,
-                                                              generator=draw))
+    learner.pg_step(fake[:batch], torch.rand(batch, seq_len, generator=draw))
     return {f"{name}.{k}": v.detach().cpu() for name, model in learner.models().items()
             for k, v in model.state_dict().items()}
 
