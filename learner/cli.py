@@ -62,7 +62,7 @@ def cmd_train(args) -> None:
         from learner.remote import connect, ray_runtime
         started = connect(config, args.address)
         try:
-            learner, pool = ray_runtime(config)
+            learner, pool = ray_runtime(config, local=started)
             summary = Trainer(config, args.out, learner, pool).train()
             pool.close()
         finally:

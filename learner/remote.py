@@ -62,5 +62,22 @@ def connect(config: Config, address: str | None) -> bool:
     return True
 
 
-def ray_runtime(config: Config) -> tuple[RemoteLearner, RayPool]:
+def check_local_fit(config: Config) -> None:
+    """A local cluster cannot grow: what it can never place is an error now, not an endless wait.
+    (A joined cluster may autoscale, so there an actor waits for its resources.)"""
+    have = ray.cluster_resources()
+    learner, rollout = config.learner, config.rollout
+    for resource, key in (("CPU", "num_cpus"), ("GPU", "num_gpus")):
+        asks = (getattr(learner, key), rollout.num_workers, getattr(rollout, key))
+        need, available = asks[0] + asks[1] * asks[2], have.get(resource, 0.0)
+        if need > available + 1e-9:
+            raise ValueError(f"the local Ray cluster has {available:g} {resource}, but learner.{key} = {asks[0]:g} "
+                             f"plus rollout.num_workers = {asks[1]} x rollout.{key} = {asks[2]:g} ask for {need:g}: "
+                             "lower them, or join a larger cluster with --address")
+
+
+def ray_runtime(config: Config, local: bool) -> tuple[RemoteLearner, RayPool]:
+    """The learner actor and the rollout pool; `local`: on a cluster this process started."""
+    if local:
+        check_local_fit(config)
     return RemoteLearner(config), RayPool(config)

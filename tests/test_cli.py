@@ -199,6 +199,16 @@ def test_a_learner_actor_that_cannot_start_is_a_clear_error_and_writes_nothing(t
 
 
 @pytest.mark.smoke
+@pytest.mark.ray
+def test_a_local_cluster_too_small_for_the_actors_is_a_clear_error_and_writes_nothing(tmp_path):
+    out = seqgan("train", "--config", "deploy/configs/smoke.yaml", "--set", "ray.num_cpus=2", "rollout.num_cpus=3",
+                 "--out", tmp_path / "run", check=False)  # 2 workers x 3 CPUs on a 2-CPU local cluster
+    assert out.returncode == 2, out.stderr
+    assert "the local Ray cluster has 2 CPU" in out.stderr and "rollout.num_cpus = 3 ask for 6" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.smoke
 def test_bench_scaling_in_process_baseline_and_bad_worker_count():
     out = seqgan("bench", "scaling", "--workers", 0, "--seq-lens", 20, "--rollouts", 1, "--repeats", 1, "--json")
     result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -74,7 +74,7 @@ def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path):
     Trainer(inline_config, tmp_path / "inline", Learner(inline_config), InlinePool(inline_config)).train()
 
     ray_config = config_with("rollout.sample_unit=64", "rollout.timeout_s=120", "rollout.num_workers=2")
-    learner, pool = ray_runtime(ray_config)
+    learner, pool = ray_runtime(ray_config, local=True)  # the fixture started it: checked against its size
     try:
         Trainer(ray_config, tmp_path / "ray", learner, pool).train()
         ray_records = [json.loads(line) for line in (tmp_path / "ray" / "metrics.jsonl").read_text().splitlines()]
