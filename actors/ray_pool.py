@@ -8,6 +8,7 @@ units until it answers a probe after its restart), and every wait is bounded.
 """
 from __future__ import annotations
 
+import bisect
 import os
 import time
 from collections import deque
@@ -16,7 +17,7 @@ import ray
 import torch
 from ray.exceptions import RayActorError
 
-from actors.worker import RolloutWorker, UnitResult
+from actors.worker import RolloutWorker, UnitResult, models_used
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import Config
 from seqgan.packing import PackedWeights
@@ -32,14 +33,15 @@ class RolloutActor:
         self.worker = RolloutWorker(config, device)
 
     def run(self, unit, samples, weights: dict) -> UnitResult:
-        """weights: {name: (version, [ref])}; the list keeps Ray from fetching refs we may not need."""
-        lag = 0
-        for name, (version, (ref,)) in weights.items():
-            lag = max(lag, version - self.worker.versions[name])
+        """weights: {name: (version, [ref])}; the list keeps Ray from fetching refs: only the models
+        this unit uses are fetched, and only when newer than those held."""
+        before = {name: self.worker.versions[name] for name in models_used(unit)}
+        for name in before:
+            version, (ref,) = weights[name]
             if version > self.worker.versions[name]:
                 self.worker.set_weights(ray.get(ref))
         result = self.worker.run(unit, samples)
-        result.version_lag = lag
+        result.versions_before = before
         return result
 
     def set_weights(self, packed: PackedWeights) -> bool:
@@ -60,13 +62,15 @@ class RayPool:
             num_cpus=r.num_cpus, num_gpus=r.num_gpus, max_restarts=-1, max_task_retries=0)
         self.actors = [actor_class.remote(config) for _ in range(r.num_workers)]
         self.weights: dict[str, tuple[int, list]] = {}  # the current version of each model
-        self.restarts = 0
-        self.max_lag = 0
+        self.published: dict[str, list[int]] = {}  # every published version of each model, ascending
+        self.units_rerun = 0  # units re-run because their actor died, whole run
+        self.reported_reruns, self.max_lag = 0, 0  # for `stats`
 
     def publish(self, name: str, version: int, payload) -> None:
         """One object-store copy per version; dropping the old ref keeps at most two alive."""
         ref = payload if isinstance(payload, ray.ObjectRef) else ray.put(payload)
         self.weights[name] = (version, [ref])
+        self.published.setdefault(name, []).append(version)
 
     def run(self, units: list, samples: torch.Tensor | None = None) -> list[UnitResult]:
         r = self.config.rollout
@@ -99,7 +103,7 @@ class RayPool:
                     continue
                 # Re-run the unit on whichever actor is free; it gives the same result.
                 failures[position] += 1
-                self.restarts += 1
+                self.units_rerun += 1
                 if failures[position] > r.max_retries:
                     raise RuntimeError(f"work unit {units[position].index} failed {failures[position]} times "
                                        f"(rollout.max_retries={r.max_retries}): {error}") from error
@@ -109,12 +113,19 @@ class RayPool:
             if position is None:
                 continue
             results[position] = result
-            self.max_lag = max(self.max_lag, result.version_lag)
+            self.max_lag = max(self.max_lag, self.lag(result))
         return results
 
+    def lag(self, result: UnitResult) -> int:
+        """Versions published since the ones the actor held, for the models its unit used; an actor
+        that held none yet (new, or restarted) is not behind."""
+        return max((len(self.published[name]) - bisect.bisect_right(self.published[name], held)
+                    for name, held in result.versions_before.items() if held >= 0), default=0)
+
     def stats(self) -> dict:
-        stats = {"actor_restarts": self.restarts, "version_lag_max": self.max_lag}
-        self.max_lag = 0
+        """Since the last call: units re-run after their actor died, and the largest version lag."""
+        stats = {"units_rerun": self.units_rerun - self.reported_reruns, "version_lag_max": self.max_lag}
+        self.reported_reruns, self.max_lag = self.units_rerun, 0
         return stats
 
     def close(self) -> None:

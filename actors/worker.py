@@ -3,7 +3,7 @@ Monte Carlo rewards and samples for the work units it is given. No Ray here: the
 it in-process and the Ray pool wraps it in an actor."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -21,7 +21,12 @@ class UnitResult:
     unit_index: int
     value: torch.Tensor  # reward sums [samples, prefixes] or tokens [count, T]
     versions: dict[str, int]  # weight versions the result was computed with
-    version_lag: int = 0  # how many versions behind the worker was when the unit arrived
+    versions_before: dict[str, int] = field(default_factory=dict)  # held when the unit arrived (-1: none)
+
+
+def models_used(unit: RewardUnit | SampleUnit) -> tuple[str, ...]:
+    """The models a unit needs: rewards use the rollout policy and D, fresh samples use G."""
+    return ("rollout", "discriminator") if isinstance(unit, RewardUnit) else ("generator",)
 
 
 class RolloutWorker:
@@ -53,15 +58,13 @@ class RolloutWorker:
             raise RuntimeError(f"worker has no weights for {missing} yet; publish them first")
 
     def run(self, unit: RewardUnit | SampleUnit, samples: torch.Tensor | None = None) -> UnitResult:
+        used = models_used(unit)
+        self._require_weights(used)
         if isinstance(unit, RewardUnit):
             if samples is None:
                 raise ValueError("a reward unit needs the batch of samples it completes")
-            self._require_weights(("rollout", "discriminator"))
             value = unit_reward_sums(self.models["rollout"], self.models["discriminator"],
                                      samples.to(self.device), unit, self.config.rollout.chunk_tokens)
-            used = ("rollout", "discriminator")
         else:
-            self._require_weights(("generator",))
             value = self.models["generator"].sample(unit.draws(self.config.model.seq_len, self.device))
-            used = ("generator",)
         return UnitResult(unit.index, value.cpu(), {n: self.versions[n] for n in used})

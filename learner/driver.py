@@ -138,10 +138,11 @@ class Trainer:
             if (epoch + 1) % t.eval_every == 0 or last:
                 self.broadcast("generator")
                 evals = self.evaluate()
+            if last:
+                self.checkpoint("mle")
             self.log.log("mle", epoch, g_loss=loss, **evals, **self.take_times())
         if t.mle_epochs:
             self.mle_nll_oracle = self.log.last_nll_oracle
-            self.checkpoint("mle")
 
     def train_discriminator(self, round_key: int) -> dict:
         with self.timed("sample"):
@@ -150,7 +151,8 @@ class Trainer:
             return self.learner.train_discriminator(negatives, round_key)
 
     def pretrain_discriminator(self) -> None:
-        self.broadcast("generator")
+        if "generator" not in self.published:  # MLE's last epoch already sent the current G
+            self.broadcast("generator")
         rounds = self.config.train.disc_pretrain_rounds
         for round_index in range(rounds):
             stats = self.train_discriminator(round_index)
@@ -158,10 +160,8 @@ class Trainer:
             if round_index == rounds - 1:
                 with self.timed("eval"):  # D as the adversarial phase starts with it
                     stats.update(self.learner.disc_heldout(self.eval_samples()))
+                self.checkpoint("disc")
             self.log.log("disc", round_index, **stats, **self.take_times())
-        if rounds:
-            self.checkpoint("disc")
-        self.broadcast("rollout", "discriminator")
 
     def adversarial_iteration(self, iteration: int) -> dict:
         """G, the rollout policy and D are current on the workers when this starts."""
@@ -186,6 +186,9 @@ class Trainer:
 
     def adversarial(self) -> None:
         t = self.config.train
+        if t.adv_iterations:
+            self.broadcast("rollout", "discriminator")  # timed in iteration 0's record
+        self.pool.stats()  # pool statistics start with the adversarial phase
         for iteration in range(t.adv_iterations):
             stats = self.adversarial_iteration(iteration)
             self.steps_done += 1

@@ -51,25 +51,40 @@ def unit_reward_sums(policy: Generator, disc: Discriminator, samples: torch.Tens
                      chunk_tokens: int) -> torch.Tensor:
     """Sum over the unit's rollouts of D(completion), [unit samples, unit prefixes] float64.
 
-    samples: the whole batch [B, T]; the unit picks its rows and prefixes.
+    samples: the whole batch [B, T]; the unit picks its rows and prefixes. At most `chunk_tokens`
+    completion tokens are alive at once (at least one sample's rollouts of one prefix): whole prefix
+    groups when they fit, else one prefix for a slice of the samples.
     """
     rows = samples[unit.sample_start:unit.sample_stop]  # [b, T]
     b, seq_len = rows.shape
+    n, prefixes = unit.num_rollouts, list(unit.prefixes)
     states = policy.prefix_states(rows)  # (h, c) [b, T-1, H], once for all rollouts
     window_max = prefix_window_max(disc, rows)  # D's windows inside prefixes, once for all rollouts
-    group = b * unit.num_rollouts  # completions of one prefix, ordered (sample, rollout)
-    sample_rows = torch.arange(b, device=rows.device).repeat_interleave(unit.num_rollouts)  # [group]
-    score_rows = max(1, chunk_tokens // seq_len)  # completions per D call
-    per_chunk = max(1, chunk_tokens // (b * unit.num_rollouts * seq_len))  # prefixes per chunk
-    prefixes = list(unit.prefixes)
-    sums = []
-    for start in range(0, len(prefixes), per_chunk):
-        chunk = prefixes[start:start + per_chunk]
+    per_chunk = chunk_tokens // (b * n * seq_len)  # whole prefix groups per chunk
+    piece = b if per_chunk else max(1, chunk_tokens // (n * seq_len))  # samples per chunk
+    per_chunk = max(1, per_chunk)
+    sums = torch.empty(b, len(prefixes), dtype=torch.float64, device=rows.device)
+    for first in range(0, len(prefixes), per_chunk):
+        chunk = prefixes[first:first + per_chunk]
         draws = torch.stack([unit.draws(t, seq_len, rows.device) for t in chunk])  # [P, b, n, T]
-        completions = complete_prefixes(policy, rows, states, chunk, draws).view(len(chunk), group, seq_len)
-        probs = torch.stack([
-            torch.cat([score_prefix_group(disc, completions[p, i:i + score_rows], t, sample_rows[i:i + score_rows],
-                                          window_max) for i in range(0, group, score_rows)])
-            for p, t in enumerate(chunk)]).view(len(chunk), b, unit.num_rollouts)
-        sums.append(probs.double().sum(-1).transpose(0, 1))  # [b, P]
-    return torch.cat(sums, dim=1)
+        for s0 in range(0, b, piece):
+            part = slice(s0, min(b, s0 + piece))
+            sums[part, first:first + len(chunk)] = piece_reward_sums(
+                policy, disc, rows[part], tuple(s[part] for s in states), [m[part] for m in window_max],
+                chunk, draws[:, part], chunk_tokens)
+    return sums
+
+
+def piece_reward_sums(policy: Generator, disc: Discriminator, rows: torch.Tensor, states, window_max: list,
+                      chunk: list[int], draws: torch.Tensor, chunk_tokens: int) -> torch.Tensor:
+    """Reward sums [s, P] of samples rows [s, T] for prefix lengths `chunk` (P), draws [P, s, n, T]."""
+    num_prefix, s, n, seq_len = draws.shape
+    group = s * n  # completions of one prefix, ordered (sample, rollout)
+    sample_rows = torch.arange(s, device=rows.device).repeat_interleave(n)  # [group]
+    score_rows = max(1, chunk_tokens // seq_len)  # completions per D call
+    completions = complete_prefixes(policy, rows, states, chunk, draws).view(num_prefix, group, seq_len)
+    probs = torch.stack([
+        torch.cat([score_prefix_group(disc, completions[p, i:i + score_rows], t, sample_rows[i:i + score_rows],
+                                      window_max) for i in range(0, group, score_rows)])
+        for p, t in enumerate(chunk)]).view(num_prefix, s, n)
+    return probs.double().sum(-1).transpose(0, 1)  # [s, P]

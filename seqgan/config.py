@@ -260,6 +260,10 @@ def validate(c: Config) -> None:
     _require(not c.learner.cuda_graphs or c.rollout.num_workers == 0 or c.learner.num_gpus > 0,
              f"learner.cuda_graphs needs a GPU for the learner actor (rollout.num_workers is "
              f"{c.rollout.num_workers}): set learner.num_gpus, got {c.learner.num_gpus!r}")
+    smallest_piece = min(c.rollout.unit_rollouts, c.rollout.num_rollouts) * c.model.seq_len
+    _require(c.rollout.chunk_tokens >= smallest_piece,
+             f"rollout.chunk_tokens ({c.rollout.chunk_tokens}) must hold at least one sample's rollouts of one "
+             f"prefix: rollout.unit_rollouts x model.seq_len = {smallest_piece}")
     _require(c.data.num_train >= c.data.batch_size,
              f"data.num_train ({c.data.num_train}) must be >= data.batch_size ({c.data.batch_size})")
     _require((c.data.train_file is None) == (c.data.test_file is None),

@@ -144,3 +144,26 @@ def test_long_sequences_in_a_small_chunk_budget():
     large = unit_reward_sums(generator, disc, samples, unit, chunk_tokens=10**9)
     assert small.shape == (2, 199)
     torch.testing.assert_close(small, large, rtol=0, atol=1e-12)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("chunk_tokens", [3 * 4 * 30, 4 * 30])  # three samples' rollouts, then one
+def test_chunk_tokens_bounds_the_completions_alive_and_each_d_call(monkeypatch, chunk_tokens):
+    """A prefix group bigger than the budget is split by samples: completions alive at once and
+    the rows of each D call stay within `chunk_tokens`, and the rewards do not change."""
+    import rewards.rollout as rollout
+    from seqgan.models import Discriminator, Generator
+    torch.manual_seed(3)
+    generator = Generator(20, 4, 8, 30).init_normal_(0.5).double().eval()
+    disc = Discriminator(20, 4, [1, 3, 7], [3, 3, 3], 0.0).init_paper_().double().eval()
+    samples = generator.sample(uniforms(8, (8, 30)))
+    unit = RewardUnit(0, 0, 8, 1, 30, 0, 4, run_seed=1, iteration=0)  # a prefix group: 8 x 4 x 30 tokens
+    alive, scored = [], []
+    complete, score = rollout.complete_prefixes, rollout.score_prefix_group
+    monkeypatch.setattr(rollout, "complete_prefixes", lambda *a: alive.append(complete(*a).numel()) or complete(*a))
+    monkeypatch.setattr(rollout, "score_prefix_group", lambda d, c, *a: scored.append(c.numel()) or score(d, c, *a))
+    bounded = unit_reward_sums(generator, disc, samples, unit, chunk_tokens)
+    assert max(alive) <= chunk_tokens and max(scored) <= chunk_tokens
+    assert len(alive) == 29 * -(-8 // (chunk_tokens // (4 * 30)))  # every prefix, in slices of samples
+    monkeypatch.undo()
+    torch.testing.assert_close(bounded, unit_reward_sums(generator, disc, samples, unit, 10**9), rtol=0, atol=1e-12)

@@ -25,8 +25,8 @@ UNITS = ["rollout.unit_samples=8", "rollout.unit_prefixes=3", "rollout.unit_roll
 # Slow units (D scores one completion per call): a unit takes tens of milliseconds, so a kill
 # issued while a unit is in flight lands before that unit finishes.
 SLOW_UNITS = ["rollout.unit_samples=4", "rollout.unit_prefixes=3", "rollout.unit_rollouts=4",
-              "rollout.chunk_tokens=1", "rollout.sample_unit=8", "rollout.timeout_s=60"]
-NOT_COMPARABLE = ("actor_restarts", "version_lag_max")  # Ray-only pool stats
+              "rollout.chunk_tokens=40", "rollout.sample_unit=8", "rollout.timeout_s=60"]
+NOT_COMPARABLE = ("units_rerun", "version_lag_max")  # Ray-only pool stats
 
 
 def config_with(*overrides: str):
