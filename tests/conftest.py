@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 # Local Ray clusters of the tests bind to 127.0.0.1 only; Ray reads this when first imported.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -10,6 +11,13 @@ from seqgan.config import load_config  # noqa: E402
 from seqgan.models import Discriminator, Generator
 
 SMOKE = "deploy/configs/smoke.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def in_the_project_root(monkeypatch):
+    """Tests name presets by their path in the project (deploy/configs/...), wherever pytest runs."""
+    monkeypatch.chdir(ROOT)
 
 
 @pytest.fixture

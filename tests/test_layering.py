@@ -1,5 +1,7 @@
 """Imports flow one way: seqgan <- rewards <- actors <- learner; seqgan/ and rewards/ never import ray."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,15 @@ def imported_top_levels(path: Path) -> set[str]:
             names |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and _is_dynamic_import(node.func) and node.args \
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            names.add(node.args[0].value.split(".")[0])  # importlib.import_module("x"), __import__("x")
     return names
+
+
+def _is_dynamic_import(func: ast.expr) -> bool:
+    return (isinstance(func, ast.Name) and func.id in ("__import__", "import_module")) or \
+        (isinstance(func, ast.Attribute) and func.attr == "import_module")
 
 
 @pytest.mark.unit
@@ -39,3 +49,21 @@ def test_ray_remote_only_at_the_edges():
     users = sorted(str(p.relative_to(ROOT)) for pkg in ORDER for p in (ROOT / pkg).rglob("*.py")
                    if "ray" in imported_top_levels(p))
     assert set(users) <= {"actors/ray_pool.py", "learner/remote.py", "learner/cli.py", "learner/bench.py"}, users
+
+
+@pytest.mark.unit
+def test_dynamic_imports_are_seen(tmp_path):
+    path = tmp_path / "probe.py"
+    path.write_text("import importlib\ndef f():\n    importlib.import_module('ray.util')\n    __import__('learner.driver')\n")
+    assert {"ray", "learner", "importlib"} <= imported_top_levels(path)
+
+
+@pytest.mark.unit
+def test_importing_seqgan_and_rewards_loads_no_ray():
+    """Whatever the source says, at run time: every module of seqgan/ and rewards/, imported."""
+    modules = [".".join(p.relative_to(ROOT).with_suffix("").parts) for pkg in RAY_FREE
+               for p in sorted((ROOT / pkg).rglob("*.py"))]
+    code = f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\nprint('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False", "importing seqgan/ or rewards/ loads ray"

@@ -75,8 +75,9 @@ def test_training_from_token_files_has_no_oracle_metrics(tmp_path, smoke_config)
     from actors.inline_pool import InlinePool
     from learner.driver import Trainer
     from seqgan.data import write_tokens
-    write_tokens(tmp_path / "train.txt", torch.randint(0, 60, (64, 10)))
-    write_tokens(tmp_path / "test.txt", torch.randint(0, 60, (32, 10)))
+    draw = torch.Generator().manual_seed(0)
+    write_tokens(tmp_path / "train.txt", torch.randint(0, 60, (64, 10), generator=draw))
+    write_tokens(tmp_path / "test.txt", torch.randint(0, 60, (32, 10), generator=draw))
     c = smoke_config
     c.data.train_file, c.data.test_file = str(tmp_path / "train.txt"), str(tmp_path / "test.txt")
     c.train.mle_epochs, c.train.disc_pretrain_rounds, c.train.adv_iterations = 1, 1, 1

@@ -39,14 +39,16 @@ def test_stepping_matches_the_fused_lstm(tiny_models):
 
 @pytest.mark.unit
 def test_sample_tokens_is_the_softmax_distribution():
-    logits = torch.tensor([[0.0, 1.0, 2.0, -1.0] + [-30.0] * 130]).double()
+    # Mass in two vocabulary blocks of the two-level CDF (tokens 0-3 and 70-73), none elsewhere.
+    logits = torch.full((1, 134), -30.0).double()
+    logits[0, [0, 1, 2, 3, 70, 71, 72, 73]] = torch.tensor([0.0, 1.0, 2.0, -1.0, 1.5, 0.5, -0.5, 2.5]).double()
     draws = uniforms(3, (200_000,))
     tokens = sample_tokens(logits.expand(len(draws), -1), draws)
     freq = torch.bincount(tokens, minlength=logits.shape[1]).double() / len(draws)
     torch.testing.assert_close(freq, torch.softmax(logits[0], -1), atol=4e-3, rtol=0)
     # Inverse CDF at the edges: u -> 0 picks the first non-zero token, u -> 1 the last.
-    edge = sample_tokens(logits[:, :4].expand(2, -1), torch.tensor([0.0, 1.0 - 1e-12]).double())
-    assert edge.tolist() == [0, 3]
+    edge = sample_tokens(logits.expand(2, -1), torch.tensor([0.0, 1.0 - 1e-12], dtype=torch.float64))
+    assert edge.tolist() == [0, 73]
 
 
 @pytest.mark.unit

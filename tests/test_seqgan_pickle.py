@@ -87,6 +87,16 @@ def test_refuses_non_numpy_classes(tmp_path):
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("module, name", [("numpy", "load"), ("numpy.testing", "assert_equal"),
+                                          ("numpy_evil", "x"), ("numpy.core.multiarray", "scalar_evil")])
+def test_only_the_exact_array_globals_are_allowed(tmp_path, module, name):
+    """Not a prefix match: numpy callables that read files, and look-alike modules, are refused."""
+    (tmp_path / "p.pkl").write_bytes(f"c{module}\n{name}\n(S'x'\ntR.".encode())
+    with pytest.raises(UnsafePickleError, match=f"refusing to load {module}.{name}"):
+        load_seqgan_arrays(tmp_path / "p.pkl")
+
+
+@pytest.mark.unit
 def test_wrong_contents_are_named(tmp_path):
     with pytest.raises(ValueError, match="found a list of 14"):
         load_seqgan_arrays(write(tmp_path, paper_arrays()[:14], 3))

@@ -22,10 +22,11 @@ SMOKE = "deploy/configs/smoke.yaml"
 # bounded wait so that a hang fails the test instead of hanging it.
 UNITS = ["rollout.unit_samples=8", "rollout.unit_prefixes=3", "rollout.unit_rollouts=2",
          "rollout.sample_unit=8", "rollout.timeout_s=60"]
-# Slow units (D scores one completion per call): a unit takes tens of milliseconds, so a kill
-# issued while a unit is in flight lands before that unit finishes.
-SLOW_UNITS = ["rollout.unit_samples=4", "rollout.unit_prefixes=3", "rollout.unit_rollouts=4",
-              "rollout.chunk_tokens=40", "rollout.sample_unit=8", "rollout.timeout_s=60"]
+# Slow units: one rollout per unit and a chunk of one sequence, so each of a unit's 8 x 9
+# completions is made and scored on its own; a unit takes tens of milliseconds, so a kill issued
+# while a unit is in flight lands before that unit finishes.
+SLOW_UNITS = ["rollout.unit_samples=8", "rollout.unit_prefixes=9", "rollout.unit_rollouts=1",
+              "rollout.chunk_tokens=10", "rollout.sample_unit=8", "rollout.timeout_s=60"]
 NOT_COMPARABLE = ("units_rerun", "version_lag_max")  # Ray-only pool stats
 
 
