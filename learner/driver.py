@@ -47,7 +47,8 @@ class Trainer:
     def __init__(self, config: Config, run_dir: str | Path, learner, pool):
         self.config, self.learner, self.pool = config, learner, pool
         self.run_dir = Path(run_dir)
-        if any((self.run_dir / name).exists() for name in ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")):
+        written = ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")
+        if any((self.run_dir / name).exists() for name in written):
             raise FileExistsError(f"run directory {str(self.run_dir)!r} already holds a run; "
                                   "give a new --out so nothing written there is overwritten")
         self.train_data, self.test_data, self.oracle = real_data(config)  # bad data fails before any write

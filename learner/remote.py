@@ -68,12 +68,12 @@ def check_local_fit(config: Config) -> None:
     have = ray.cluster_resources()
     learner, rollout = config.learner, config.rollout
     for resource, key in (("CPU", "num_cpus"), ("GPU", "num_gpus")):
-        asks = (getattr(learner, key), rollout.num_workers, getattr(rollout, key))
-        need, available = asks[0] + asks[1] * asks[2], have.get(resource, 0.0)
+        for_learner, per_actor = getattr(learner, key), getattr(rollout, key)
+        need, available = for_learner + rollout.num_workers * per_actor, have.get(resource, 0.0)
         if need > available + 1e-9:
-            raise ValueError(f"the local Ray cluster has {available:g} {resource}, but learner.{key} = {asks[0]:g} "
-                             f"plus rollout.num_workers = {asks[1]} x rollout.{key} = {asks[2]:g} ask for {need:g}: "
-                             "lower them, or join a larger cluster with --address")
+            raise ValueError(f"the local Ray cluster has {available:g} {resource}, but learner.{key} = "
+                             f"{for_learner:g} plus rollout.num_workers = {rollout.num_workers} x rollout.{key} = "
+                             f"{per_actor:g} ask for {need:g}: lower them, or join a larger cluster with --address")
 
 
 def ray_runtime(config: Config, local: bool) -> tuple[RemoteLearner, RayPool]:

@@ -190,7 +190,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
         try:
             text = path.read_text()
         except UnicodeDecodeError as error:
-            raise ConfigError(f"config file {str(path)!r} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+            raise ConfigError(f"config file {str(path)!r} is not UTF-8 text "
+                              f"({error.reason} at byte {error.start})") from None
         raw = _parse_yaml(text, f"config file {str(path)!r}") or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {str(path)!r}: expected a mapping of sections (model:, train:, ...) "
