@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from seqgan.data import read_text
+
 
 class ConfigError(ValueError):
     """A config file or override that does not fit the schema."""
@@ -188,10 +190,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
         try:
-            text = path.read_text()
-        except UnicodeDecodeError as error:
-            raise ConfigError(f"config file {str(path)!r} is not UTF-8 text "
-                              f"({error.reason} at byte {error.start})") from None
+            text = read_text(path, "config file")
+        except ValueError as error:  # not UTF-8
+            raise ConfigError(str(error)) from None
         raw = _parse_yaml(text, f"config file {str(path)!r}") or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {str(path)!r}: expected a mapping of sections (model:, train:, ...) "

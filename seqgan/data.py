@@ -9,6 +9,7 @@ from seqgan.packing import atomic_write_bytes
 
 
 def read_text(path: Path, what: str) -> str:
+    """A text file's contents; a file that is not UTF-8 is an error naming it (`what` says what it is)."""
     try:
         return path.read_text()
     except UnicodeDecodeError as error:
@@ -21,7 +22,7 @@ def read_tokens(path: str | Path, vocab_size: int, seq_len: int) -> torch.Tensor
     if not path.is_file():
         raise FileNotFoundError(f"token file {str(path)!r} does not exist")
     rows = []
-    for number, line in enumerate(read_text(path, 'token file').splitlines(), start=1):
+    for number, line in enumerate(read_text(path, "token file").splitlines(), start=1):
         if not line.strip():
             continue
         try:

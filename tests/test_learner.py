@@ -98,3 +98,30 @@ def test_cuda_graphs_without_a_gpu_learner_is_a_clear_error(smoke_config):
     smoke_config.learner.device, smoke_config.learner.cuda_graphs = "cpu", True
     with pytest.raises(ValueError, match="learner.cuda_graphs needs the learner on a CUDA device.*'cpu'"):
         Learner(smoke_config)
+
+
+@pytest.mark.unit
+def test_phase_times_land_in_their_own_records_and_each_version_is_published_once(tmp_path, smoke_config):
+    import json
+
+    from actors.inline_pool import InlinePool
+    from learner.driver import Trainer
+
+    class RecordingPool(InlinePool):
+        def __init__(self, config):
+            super().__init__(config)
+            self.published = []
+
+        def publish(self, name, version, packed):
+            self.published.append((name, version))
+            super().publish(name, version, packed)
+    c = smoke_config  # checkpoints after MLE, after D pre-training and every 2 adversarial iterations
+    pool = RecordingPool(c)
+    Trainer(c, tmp_path / "run", Learner(c), pool).train()
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    checkpointed = [(r["phase"], r["step"]) for r in records if "time_checkpoint" in r]
+    last = {phase: max(r["step"] for r in records if r["phase"] == phase) for phase in ("mle", "disc")}
+    adv_due = [("adv", i) for i in range(c.train.adv_iterations)
+               if (i + 1) % c.train.checkpoint_every == 0 or i == c.train.adv_iterations - 1]
+    assert checkpointed == [("mle", last["mle"]), ("disc", last["disc"]), *adv_due]
+    assert len(pool.published) == len(set(pool.published)), pool.published  # no version sent twice
