@@ -2,6 +2,7 @@
 that calls it like a local object, and joining or starting a Ray cluster."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 import ray
@@ -60,6 +61,22 @@ def connect(config: Config, address: str | None) -> bool:
     ray.init(num_cpus=config.ray.num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=True)
     return True
+
+
+@contextlib.contextmanager
+def ray_session(config: Config, address: str | None):
+    """Connected to Ray for the block: the learner actor and the rollout pool; a local Ray started
+    here is shut down at the end, and actors are killed whatever happens."""
+    started = connect(config, address)
+    pool = None
+    try:
+        learner, pool = ray_runtime(config, local=started)
+        yield learner, pool
+    finally:
+        if pool is not None:
+            pool.close()
+        if started:
+            ray.shutdown()
 
 
 def check_local_fit(config: Config) -> None:

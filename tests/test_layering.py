@@ -48,7 +48,7 @@ def test_ray_remote_only_at_the_edges():
     """Roles are plain classes; ray appears in one module per side."""
     users = sorted(str(p.relative_to(ROOT)) for pkg in ORDER for p in (ROOT / pkg).rglob("*.py")
                    if "ray" in imported_top_levels(p))
-    assert set(users) <= {"actors/ray_pool.py", "learner/remote.py", "learner/cli.py", "learner/bench.py"}, users
+    assert set(users) <= {"actors/ray_pool.py", "learner/remote.py", "learner/bench.py"}, users
 
 
 @pytest.mark.unit
