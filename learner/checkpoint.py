@@ -1,71 +1,138 @@
-"""Run-directory checkpoints, written atomically and loaded without executing code.
+"""Run-directory checkpoints, written by the driver and loaded without executing code.
 
-RUN_DIR/checkpoints/step-NNNNNNNN/ holds one `.sgw` per model (see seqgan.packing), the optimizer
-states (`optimizers.pt`, read back with torch's weights-only loader) and `progress.json`.
-RUN_DIR/checkpoints/latest names the newest complete one and is replaced atomically after it is
-fully written, so a kill mid-write never leaves a half checkpoint behind `latest`.
+RUN_DIR/checkpoints/step-NNNNNNNN/ (N = steps done) holds one `.sgw` per model (see seqgan.packing),
+the optimizer states (`optimizers.pt`) and RNG states (`rng.pt`), both read back with torch's
+weights-only loader, and `progress.json` (steps done, records kept, weight versions, the record of
+the step being checkpointed). RUN_DIR/checkpoints/latest names the newest complete one and is
+replaced only after it is fully written, so a kill mid-write never leaves a half checkpoint behind
+`latest`. On a URI run directory the checkpoint is written in a local folder and uploaded.
 """
 from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from learner.run_store import RunStore, staging_folder
 from seqgan.config import Config, load_config
 from seqgan.models import Generator, build_generator
 from seqgan.packing import atomic_write_bytes, load_into, read_packed, write_packed
 
-KEEP = 2  # complete checkpoints kept on disk
+KEEP = 2  # complete checkpoints kept
+ROOT = "checkpoints"
+NAME = re.compile(r"step-\d{8}")
+MODELS = ("generator", "rollout", "discriminator")
 
 
-def _root(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "checkpoints"
+@dataclass
+class Checkpoint:
+    name: str
+    state: dict  # the learner's: packed models, optimizer and RNG states, versions
+    progress: dict  # steps_done, records, pending, wall_s
 
 
-def save_checkpoint(run_dir: str | Path, state: dict, progress: dict) -> Path:
-    root = _root(run_dir)
-    target = root / f"step-{progress['step']:08d}"
-    if target.exists():
-        shutil.rmtree(target)  # an earlier, unreferenced partial write of the same step
-    target.mkdir(parents=True)
+def checkpoint_name(steps_done: int) -> str:
+    return f"step-{steps_done:08d}"
+
+
+def save_checkpoint(run: RunStore, state: dict, progress: dict) -> str:
+    name = checkpoint_name(progress["steps_done"])
+    if run.local is not None:
+        folder = run.local / ROOT / name
+        if folder.exists():
+            shutil.rmtree(folder)  # an unreferenced partial write of the same step (a killed run)
+        _write_folder(folder, state, progress)
+    else:
+        with staging_folder() as staging:
+            _write_folder(Path(staging), state, progress)
+            run.upload(Path(staging), f"{ROOT}/{name}")
+    run.write_bytes(f"{ROOT}/latest", name.encode())
+    _remove_old(run, name)
+    return name
+
+
+def _write_folder(folder: Path, state: dict, progress: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
     for name, packed in state["models"].items():
-        write_packed(target / f"{name}.sgw", packed)
-    buffer = io.BytesIO()
-    torch.save(state["optimizers"], buffer)
-    atomic_write_bytes(target / "optimizers.pt", [buffer.getvalue()])
-    atomic_write_bytes(target / "progress.json", [json.dumps({**progress, "versions": state["versions"]}).encode()])
-    atomic_write_bytes(root / "latest", [target.name.encode()])
-    for old in sorted(p for p in root.glob("step-*") if p.name != target.name)[:-(KEEP - 1) or None]:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
+        write_packed(folder / f"{name}.sgw", packed)
+    for name in ("optimizers", "rng"):
+        buffer = io.BytesIO()
+        torch.save(state[name], buffer)
+        atomic_write_bytes(folder / f"{name}.pt", [buffer.getvalue()])
+    record = {**progress, "versions": state["versions"]}
+    atomic_write_bytes(folder / "progress.json", [json.dumps(record, indent=1).encode()])
 
 
-def latest_checkpoint(run_dir: str | Path) -> Path:
-    pointer = _root(run_dir) / "latest"
-    if not pointer.is_file():
-        raise FileNotFoundError(f"no checkpoint in run directory {str(run_dir)!r} (missing {pointer})")
-    return _root(run_dir) / pointer.read_text().strip()
+def _remove_old(run: RunStore, newest: str) -> None:
+    """Keep `newest` and the KEEP-1 complete ones before it; folders after it are partial writes of
+    a killed run (their steps are redone)."""
+    older = [n for n in run.folders(ROOT) if NAME.fullmatch(n) and n < newest]
+    newer = [n for n in run.folders(ROOT) if NAME.fullmatch(n) and n > newest]
+    for name in older[:len(older) - (KEEP - 1)] + newer:
+        run.remove_folder(f"{ROOT}/{name}")
 
 
-def load_checkpoint(run_dir: str | Path) -> tuple[dict, dict]:
-    """(learner state, progress) of the newest complete checkpoint."""
-    path = latest_checkpoint(run_dir)
-    progress = json.loads((path / "progress.json").read_text())
-    models = {p.stem: read_packed(p) for p in sorted(path.glob("*.sgw"))}
-    optimizers = torch.load(path / "optimizers.pt", weights_only=True, map_location="cpu")
-    return {"models": models, "optimizers": optimizers, "versions": progress.pop("versions")}, progress
+def has_checkpoint(run: RunStore) -> bool:
+    return run.is_file(f"{ROOT}/latest")
 
 
-def run_config(run_dir: str | Path) -> Config:
-    return load_config(Path(run_dir) / "config.yaml")
+def latest_name(run: RunStore) -> str:
+    if not has_checkpoint(run):
+        raise FileNotFoundError(f"no checkpoint in run directory {str(run)!r} (no {ROOT}/latest)")
+    name = run.read_text(f"{ROOT}/latest").strip()
+    if not NAME.fullmatch(name):
+        raise ValueError(f"run directory {str(run)!r}: {ROOT}/latest holds {name[:40]!r}, expected step-NNNNNNNN")
+    return name
 
 
-def load_generator(run_dir: str | Path) -> Generator:
+def load_checkpoint(run: RunStore) -> Checkpoint:
+    """The newest complete checkpoint; anything damaged is an error naming the file."""
+    name = latest_name(run)
+    with staging_folder() as staging:
+        folder = run.download(f"{ROOT}/{name}", Path(staging))
+        where = f"checkpoint {str(run)}/{ROOT}/{name}"
+        try:
+            progress = json.loads((folder / "progress.json").read_text())
+            _check_progress(progress)
+            models = {m: read_packed(folder / f"{m}.sgw") for m in MODELS}
+            optimizers = torch.load(folder / "optimizers.pt", weights_only=True, map_location="cpu")
+            rng = torch.load(folder / "rng.pt", weights_only=True, map_location="cpu")
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError, EOFError) as error:
+            raise ValueError(f"{where} is damaged: {error}") from None
+    return Checkpoint(name, {"models": models, "optimizers": optimizers, "rng": rng,
+                             "versions": progress.pop("versions")}, progress)
+
+
+def _check_progress(progress) -> None:
+    ok = isinstance(progress, dict) and all(
+        isinstance(progress.get(k), int) and progress[k] >= 0 for k in ("steps_done", "records")) \
+        and isinstance(progress.get("versions"), dict) and isinstance(progress.get("pending"), (dict, type(None))) \
+        and all(isinstance(v, int) for v in progress["versions"].values())
+    if not ok:
+        raise ValueError("progress.json: expected steps_done, records, versions and pending")
+
+
+def run_config(run: RunStore) -> Config:
+    """The config snapshot a run was made with."""
+    if not run.is_file("config.yaml"):
+        raise FileNotFoundError(f"{str(run)!r} holds no run (no config.yaml)")
+    if run.local is not None:
+        return load_config(run.local / "config.yaml")
+    with staging_folder() as staging:
+        copy = Path(staging) / "config.yaml"
+        copy.write_bytes(run.read_bytes("config.yaml"))
+        return load_config(copy)
+
+
+def load_generator(location: str | Path) -> Generator:
     """The trained generator of a run (its config snapshot and newest checkpoint)."""
-    config = run_config(run_dir)
+    run = RunStore(location)
+    config = run_config(run)
     generator = build_generator(config.model, config.generator)
-    load_into(generator, read_packed(latest_checkpoint(run_dir) / "generator.sgw"))
+    load_into(generator, load_checkpoint(run).state["models"]["generator"])
     return generator.eval()

@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from learner.commands import bench, generate, oracle, train
+from learner.commands import bench, generate, jobs, oracle, plot, train
+from learner.stopping import StopRequested
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import ConfigError
 
-COMMAND_FAMILIES = (train, generate, oracle, bench)
+COMMAND_FAMILIES = (train, jobs, generate, oracle, bench, plot)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,6 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OSError, ValueError) as error:  # OSError: paths (missing, a folder, no permission)
         print(f"seqgan: error: {error}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:  # a non-finite loss or metric: the run stops, its checkpoints stay
+        print(f"seqgan: error: {error}", file=sys.stderr)
+        return 3
+    except StopRequested as stop:
+        print(f"seqgan: {stop}", file=sys.stderr)
+        return stop.exit_code
+    except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint of this step, the last one still resumes
+        print("seqgan: interrupted; continue from the last checkpoint with seqgan train --resume RUN_DIR",
+              file=sys.stderr)
+        return 130
     return 0
 
 

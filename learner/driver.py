@@ -1,11 +1,15 @@
 """The training driver: Algorithm 1 of the SeqGAN paper, timing each phase.
 
 The learner and the pool may be local objects or Ray handles behind the same interface (see
-learner/remote.py); this loop is the same either way.
+learner/remote.py); this loop is the same either way. A run is a sequence of steps (MLE epochs,
+D pre-training rounds, adversarial iterations); each ends with one metrics record, and every
+`train.checkpoint_every` steps of a phase (and at its end, and on a stop request) with a checkpoint
+from which `--resume` continues exactly.
 """
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -13,14 +17,18 @@ from pathlib import Path
 
 import torch
 
-from learner.checkpoint import save_checkpoint
+from learner.checkpoint import Checkpoint, save_checkpoint
+from learner.run_log import RunLog, records_at
+from learner.run_store import RunStore
+from learner.stopping import StopFlag, StopRequested
 from rewards.units import assemble_rewards, split_rewards, split_samples
 from seqgan.config import Config, dump_config
 from seqgan.data import read_tokens
-from seqgan.metrics import MetricsLog, finite_or_none, nll_per_token
+from seqgan.metrics import finite_or_none, nll_per_token
 from seqgan.oracle import check_oracle_fits, load_oracle, new_oracle
-from seqgan.packing import atomic_write_bytes
 from seqgan.seeding import derive_seed, uniforms
+
+WRITTEN = ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")
 
 
 def real_data(config: Config):
@@ -44,23 +52,32 @@ def real_data(config: Config):
 
 
 class Trainer:
-    def __init__(self, config: Config, run_dir: str | Path, learner, pool):
-        self.config, self.learner, self.pool = config, learner, pool
-        self.run_dir = Path(run_dir)
-        written = ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")
-        if any((self.run_dir / name).exists() for name in written):
-            raise FileExistsError(f"run directory {str(self.run_dir)!r} already holds a run; "
-                                  "give a new --out so nothing written there is overwritten")
+    def __init__(self, config: Config, run: RunStore | str | Path, learner, pool, resume: Checkpoint | None = None,
+                 watch=None, stop: StopFlag | None = None):
+        """run: the run directory (a path, a URI or its store); watch(kept records) -> watchers that see
+        every record (progress, TensorBoard)."""
+        run = run if isinstance(run, RunStore) else RunStore(run)
+        self.config, self.run, self.learner, self.pool = config, run, learner, pool
+        self.stop = stop or StopFlag()
+        if resume is None and any(run.exists(name) for name in WRITTEN):
+            raise FileExistsError(f"run directory {str(run)!r} already holds a run; give a new --out so nothing "
+                                  "written there is overwritten, or continue it with --resume")
         self.train_data, self.test_data, self.oracle = real_data(config)  # bad data fails before any write
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.run_dir / "config.yaml", [dump_config(config).encode()])
-        self.log = MetricsLog(self.run_dir)
+        if resume is None:
+            run.make()
+            run.write_bytes("config.yaml", dump_config(config).encode())
+        kept = records_at(run, resume) if resume else []
+        self.log = RunLog(run, kept, watch(kept) if watch else ())
         self.learner.load_real_data(self.train_data, self.test_data)
+        if resume is not None:
+            self.learner.load_state(resume.state)
+        else:  # step 0: a run killed before its first step resumes too
+            save_checkpoint(run, learner.state(), {"steps_done": 0, "records": 0, "pending": None, "wall_s": 0.0})
+        self.steps_done = resume.progress["steps_done"] if resume else 0
+        self.wall_before = resume.progress.get("wall_s", 0.0) if resume else 0.0
         self.published: dict[str, int] = {}
         self.seconds: dict[str, float] = defaultdict(float)  # per phase, this step
-        self.totals: dict[str, float] = defaultdict(float)  # per phase, whole run
-        self.steps_done = 0
-        self.mle_nll_oracle = float("nan")
+        self.totals: dict[str, float] = defaultdict(float, self.log.phase_seconds())  # per phase, whole run
 
     @contextmanager
     def timed(self, phase: str):
@@ -83,6 +100,12 @@ class Trainer:
                 version, payload = self.learner.publish(name)
                 self.pool.publish(name, version, payload)
                 self.published[name] = version
+
+    def broadcast_unpublished(self, *names: str) -> None:
+        """Models this process has not sent yet (a resumed run starts with none on its workers)."""
+        missing = [name for name in names if name not in self.published]
+        if missing:
+            self.broadcast(*missing)
 
     def _check_versions(self, results) -> None:
         for result in results:
@@ -123,27 +146,44 @@ class Trainer:
                 metrics.update(self.learner.disc_heldout(samples))
         return metrics
 
-    def checkpoint(self, phase: str) -> None:
-        with self.timed("checkpoint"):
-            save_checkpoint(self.run_dir, self.learner.state(), {"phase": phase, "step": self.steps_done})
+    # -- the end of every step: its record, and a checkpoint when due -------------------------
+    def end_step(self, phase: str, step: int, count: int, values: dict) -> None:
+        """Log step `step` of `count` in `phase`; checkpoint every train.checkpoint_every steps of a
+        phase, at its end, and when a stop was requested (then stop)."""
+        bad = sorted(k for k, v in values.items() if isinstance(v, float) and not math.isfinite(v))
+        if bad:  # a NaN would otherwise train on silently and be saved as the best result
+            raise FloatingPointError(f"{phase} step {step}: {', '.join(f'{k} = {values[k]}' for k in bad)}; "
+                                     "the run stops here and keeps its last checkpoint")
+        self.steps_done += 1
+        record = {"phase": phase, "step": step, **values}
+        stopping = self.stop.requested  # read once: a signal may come at any moment
+        due = (step + 1) % self.config.train.checkpoint_every == 0 or step == count - 1
+        if due or stopping:
+            pending = {**record, **{f"time_{k}": round(v, 4) for k, v in self.seconds.items()}}
+            with self.timed("checkpoint"):
+                save_checkpoint(self.run, self.learner.state(),
+                                {"steps_done": self.steps_done, "records": len(self.log), "pending": pending,
+                                 "wall_s": round(self.wall_s(), 2)})
+        self.log.write({**record, **self.take_times()})
+        if stopping:
+            raise StopRequested(self.stop.signum, f"stopped after {phase} step {step} ({self.steps_done} steps "
+                                f"done); a checkpoint is in {self.run}. Continue with: seqgan train --resume "
+                                f"{self.run}")
+
+    def wall_s(self) -> float:
+        return self.wall_before + time.perf_counter() - self.started
 
     # -- Algorithm 1 ---------------------------------------------------------------------
-    def pretrain_generator(self) -> None:
+    def pretrain_generator(self, first: int) -> None:
         t = self.config.train
-        for epoch in range(t.mle_epochs):
+        for epoch in range(first, t.mle_epochs):
             with self.timed("mle"):
                 loss = self.learner.mle_epoch(epoch)
-            self.steps_done += 1
-            last = epoch == t.mle_epochs - 1
             evals = {}
-            if (epoch + 1) % t.eval_every == 0 or last:
+            if (epoch + 1) % t.eval_every == 0 or epoch == t.mle_epochs - 1:
                 self.broadcast("generator")
                 evals = self.evaluate()
-            if last:
-                self.checkpoint("mle")
-            self.log.log("mle", epoch, g_loss=loss, **evals, **self.take_times())
-        if t.mle_epochs:
-            self.mle_nll_oracle = self.log.last_nll_oracle
+            self.end_step("mle", epoch, t.mle_epochs, {"g_loss": loss, **evals})
 
     def train_discriminator(self, round_key: int) -> dict:
         with self.timed("sample"):
@@ -151,18 +191,16 @@ class Trainer:
         with self.timed("disc"):
             return self.learner.train_discriminator(negatives, round_key)
 
-    def pretrain_discriminator(self) -> None:
-        if "generator" not in self.published:  # MLE's last epoch already sent the current G
-            self.broadcast("generator")
+    def pretrain_discriminator(self, first: int) -> None:
         rounds = self.config.train.disc_pretrain_rounds
-        for round_index in range(rounds):
+        if first < rounds:
+            self.broadcast_unpublished("generator")  # MLE's last epoch already sent the current G
+        for round_index in range(first, rounds):
             stats = self.train_discriminator(round_index)
-            self.steps_done += 1
             if round_index == rounds - 1:
                 with self.timed("eval"):  # D as the adversarial phase starts with it
                     stats.update(self.learner.disc_heldout(self.eval_samples()))
-                self.checkpoint("disc")
-            self.log.log("disc", round_index, **stats, **self.take_times())
+            self.end_step("disc", round_index, rounds, stats)
 
     def adversarial_iteration(self, iteration: int) -> dict:
         """G, the rollout policy and D are current on the workers when this starts."""
@@ -185,29 +223,33 @@ class Trainer:
             self.broadcast("discriminator")  # D is re-sent only after a discriminator phase
         return stats
 
-    def adversarial(self) -> None:
+    def adversarial(self, first: int) -> None:
         t = self.config.train
-        if t.adv_iterations:
-            self.broadcast("rollout", "discriminator")  # timed in iteration 0's record
+        if first < t.adv_iterations:
+            self.broadcast_unpublished("generator", "rollout", "discriminator")  # timed in this first record
         self.pool.stats()  # pool statistics start with the adversarial phase
-        for iteration in range(t.adv_iterations):
+        for iteration in range(first, t.adv_iterations):
             stats = self.adversarial_iteration(iteration)
-            self.steps_done += 1
-            last = iteration == t.adv_iterations - 1
-            if (iteration + 1) % t.eval_every == 0 or last:
+            if (iteration + 1) % t.eval_every == 0 or iteration == t.adv_iterations - 1:
                 stats.update(self.evaluate(disc=True))
             stats.update(self.pool.stats())
-            if (iteration + 1) % t.checkpoint_every == 0 or last:
-                self.checkpoint("adv")
-            self.log.log("adv", iteration, **stats, **self.take_times())
+            self.end_step("adv", iteration, t.adv_iterations, stats)
 
     def train(self) -> dict:
-        start = time.perf_counter()
-        self.pretrain_generator()
-        self.pretrain_discriminator()
-        self.adversarial()
-        summary = {**self.log.summary(), "mle_nll_oracle": finite_or_none(self.mle_nll_oracle),
-                   "wall_s": round(time.perf_counter() - start, 2),
+        """Algorithm 1 from wherever the run is (step 0, or a resumed checkpoint's)."""
+        self.started = time.perf_counter()
+        t, done = self.config.train, self.steps_done
+        with self.stop:
+            try:
+                self.pretrain_generator(first=done)
+                self.pretrain_discriminator(first=max(0, done - t.mle_epochs))
+                self.adversarial(first=max(0, done - t.mle_epochs - t.disc_pretrain_rounds))
+            finally:
+                self.log.close()
+        summary = {"best_nll_oracle": finite_or_none(self.log.best("nll_oracle")),
+                   "final_nll_oracle": finite_or_none(self.log.last("nll_oracle")),
+                   "mle_nll_oracle": finite_or_none(self.log.last("nll_oracle", phase="mle")),
+                   "wall_s": round(self.wall_s(), 2),
                    "phase_s": {k: round(v, 2) for k, v in self.totals.items()}}
-        atomic_write_bytes(self.run_dir / "summary.json", [json.dumps(summary, indent=2).encode()])
+        self.run.write_bytes("summary.json", json.dumps(summary, indent=2).encode())
         return summary

@@ -209,14 +209,22 @@ class Learner:
 
     # -- checkpoints ----------------------------------------------------------------------
     def state(self) -> dict:
-        """Everything a checkpoint needs: packed models, optimizer states, versions."""
+        """Everything a checkpoint needs: packed models, optimizer states, RNG states, versions.
+        (Every draw of a step is seeded from the run seed and the step, so the RNG states matter
+        only between seeded sections; they are kept so that stays true.)"""
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {"models": {n: self.pack(n) for n in self.models()},
                 "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
-                "versions": dict(self.versions)}
+                "rng": rng, "versions": dict(self.versions)}
 
     def load_state(self, state: dict) -> None:
         for name, packed in state["models"].items():
             load_into(self.models()[name], packed)
         for name, opt_state in state["optimizers"].items():
             self.optimizers[name].load_state_dict(opt_state)
+        torch.set_rng_state(state["rng"]["torch"])
+        if self.device.type == "cuda" and "cuda" in state["rng"]:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.versions = dict(state["versions"])

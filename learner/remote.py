@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 
 import ray
 import torch
@@ -11,6 +13,7 @@ from ray.exceptions import RayActorError
 
 from actors.ray_pool import RayPool
 from learner.learner import Learner
+from learner.reaper import start_reaper
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import Config
 
@@ -58,15 +61,27 @@ def connect(config: Config, address: str | None) -> bool:
     if address:
         ray.init(address=address)
         return False
-    ray.init(num_cpus=config.ray.num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=True)
+    start_reaper()  # ends the local cluster's processes even if this process is SIGKILLed
+    # Ctrl-C goes to the terminal's whole process group: the cluster's processes ignore it, so a
+    # stop request can finish its step and checkpoint while Ray still runs.
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
+    try:
+        ray.init(num_cpus=config.ray.num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+                 log_to_driver=True)
+    finally:
+        if saved is not None:
+            signal.signal(signal.SIGINT, saved)
     return True
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 @contextlib.contextmanager
 def ray_session(config: Config, address: str | None):
     """Connected to Ray for the block: the learner actor and the rollout pool; a local Ray started
-    here is shut down at the end, and actors are killed whatever happens."""
+    here is shut down at the end, and the actors are killed whatever happens."""
     started = connect(config, address)
     pool = None
     try:

@@ -115,13 +115,14 @@ def test_phase_times_land_in_their_own_records_and_each_version_is_published_onc
         def publish(self, name, version, packed):
             self.published.append((name, version))
             super().publish(name, version, packed)
-    c = smoke_config  # checkpoints after MLE, after D pre-training and every 2 adversarial iterations
+    c = smoke_config  # checkpoints every 2 steps of each phase and at its end
     pool = RecordingPool(c)
     Trainer(c, tmp_path / "run", Learner(c), pool).train()
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     checkpointed = [(r["phase"], r["step"]) for r in records if "time_checkpoint" in r]
-    last = {phase: max(r["step"] for r in records if r["phase"] == phase) for phase in ("mle", "disc")}
-    adv_due = [("adv", i) for i in range(c.train.adv_iterations)
-               if (i + 1) % c.train.checkpoint_every == 0 or i == c.train.adv_iterations - 1]
-    assert checkpointed == [("mle", last["mle"]), ("disc", last["disc"]), *adv_due]
+    t = c.train
+    due = [(phase, i) for phase, count in (("mle", t.mle_epochs), ("disc", t.disc_pretrain_rounds),
+                                          ("adv", t.adv_iterations))
+           for i in range(count) if (i + 1) % t.checkpoint_every == 0 or i == count - 1]
+    assert checkpointed == due
     assert len(pool.published) == len(set(pool.published)), pool.published  # no version sent twice

@@ -1,13 +1,93 @@
-"""`seqgan train`: Algorithm 1, inline (0 workers) or with Ray rollout actors."""
+"""`seqgan train`: Algorithm 1, inline (0 workers) or with Ray rollout actors; a new run, or
+`--resume RUN_DIR` to continue one from its latest checkpoint."""
 from __future__ import annotations
 
 import json
 import os
+import sys
+import tempfile
+from pathlib import Path
 
 import torch
 
 from learner.commands.common import add_overrides, keep_local_ray_on_loopback
-from seqgan.config import load_config
+from seqgan.config import Config, ConfigError, dump_config, load_config, to_dict
+
+# Keys that say where a run's work happens, not what it computes (results are the same for any
+# number of workers): a resumed run may change them.
+PLACEMENT = {"rollout.num_workers", "rollout.num_cpus", "rollout.num_gpus", "rollout.max_retries",
+             "rollout.timeout_s", "learner.num_gpus", "learner.num_cpus", "ray.address", "ray.num_cpus"}
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def resumed_config(saved: Config, config_file: str | None, overrides: list[str], where: str) -> Config:
+    """The saved config with this session's placement: `--config` and `--set` may change only the
+    PLACEMENT keys; anything else would make a different run."""
+    if config_file is None:
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / "config.yaml"
+            copy.write_text(dump_config(saved))
+            asked = load_config(copy, overrides)
+    else:
+        asked = load_config(config_file, overrides)
+    before, after = _flat(to_dict(saved)), _flat(to_dict(asked))
+    changed = [key for key in before if before[key] != after[key] and key not in PLACEMENT]
+    if changed:
+        key = changed[0]
+        raise ConfigError(f"run {where!r} was made with {key} = {before[key]!r}, this asks for {after[key]!r}: "
+                          f"a resumed run keeps its config (only {', '.join(sorted(PLACEMENT))} may change); "
+                          "start a new run with --out instead")
+    return asked
+
+
+def open_run(args):
+    """(run store, config, checkpoint or None) for a new run or a resumed one, checked before
+    anything starts."""
+    from learner.checkpoint import has_checkpoint, load_checkpoint, run_config
+    from learner.run_store import RunStore, check_location
+
+    location = args.resume or args.out
+    check_location(location)
+    run = RunStore(location)
+    if not args.resume:
+        return run, load_config(args.config, args.set), None
+    if not run.exists(""):
+        raise FileNotFoundError(f"--resume {location!r}: no such run directory")
+    if not run.is_file("config.yaml"):
+        raise ValueError(f"--resume {location!r}: the directory holds no run to resume (no config.yaml)")
+    if run.exists("summary.json"):
+        raise ValueError(f"--resume {location!r}: the run has finished (it has a summary.json); "
+                         "start a new run with --out")
+    config = resumed_config(run_config(run), args.config, args.set, location)
+    if not has_checkpoint(run):
+        raise ValueError(f"--resume {location!r}: the run has no checkpoint yet (it stopped while starting); "
+                         "start it again with --out")
+    return run, config, load_checkpoint(run)
+
+
+def watchers(config: Config, run):
+    """watch(kept records): progress on the terminal (bars) or one line per record elsewhere, and
+    TensorBoard event files beside metrics.jsonl (when TensorBoard is installed)."""
+    from learner.progress import Progress
+    from learner.tensorboard import MISSING, TensorBoardEvents
+
+    def watch(kept: list[dict]) -> list:
+        t = config.train
+        totals = {"mle": t.mle_epochs, "disc": t.disc_pretrain_rounds, "adv": t.adv_iterations}
+        events = TensorBoardEvents.open(run, len(kept), kept)
+        if events is None:
+            print(f"seqgan: {MISSING}", file=sys.stderr)
+        return [Progress(totals, sys.stderr, kept), *([events] if events else [])]
+    return watch
 
 
 def cmd_train(args) -> None:
@@ -15,17 +95,21 @@ def cmd_train(args) -> None:
     from learner.driver import Trainer
     from learner.learner import Learner
 
-    config = load_config(args.config, args.set)
+    run, config, checkpoint = open_run(args)
+    print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
+          file=sys.stderr, flush=True)
     torch.set_num_threads(os.cpu_count() or 1)  # as the learner actor, so both modes round alike
     if config.rollout.num_workers == 0:  # inline: one process, no Ray
         learner = Learner(config)  # the worker shares the learner's device: a GPU when there is one
-        summary = Trainer(config, args.out, learner, InlinePool(config, str(learner.device))).train()
+        pool = InlinePool(config, str(learner.device))
+        summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
     else:
         if not (args.address or config.ray.address or os.environ.get("RAY_ADDRESS")):
             keep_local_ray_on_loopback()
         from learner.remote import ray_session
         with ray_session(config, args.address) as (learner, pool):
-            summary = Trainer(config, args.out, learner, pool).train()
+            summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
+    print(f"seqgan: finished; metrics, checkpoints and summary.json are in {run}", file=sys.stderr)
     print(json.dumps(summary))
 
 
@@ -33,6 +117,11 @@ def register(sub) -> None:
     train = sub.add_parser("train", help="run Algorithm 1 (MLE, D pre-training, adversarial)")
     train.add_argument("--config", help="YAML preset (deploy/configs/*.yaml); defaults otherwise")
     add_overrides(train)
-    train.add_argument("--out", default="runs/latest", help="run directory (default: runs/latest)")
+    target = train.add_mutually_exclusive_group()
+    target.add_argument("--out", default="runs/latest",
+                        help="run directory: a path or a URI such as s3://bucket/run (default: runs/latest)")
+    target.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue this run from its latest checkpoint (its own config; --set may change "
+                             "only where the work runs, e.g. rollout.num_workers)")
     train.add_argument("--address", help="Ray cluster to join (else RAY_ADDRESS, else a local Ray)")
     train.set_defaults(func=cmd_train)
