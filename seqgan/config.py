@@ -6,6 +6,7 @@ and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -14,10 +15,23 @@ from pathlib import Path
 import yaml
 
 from seqgan.data import read_text
+from seqgan.errors import BadFileError
 
 
 class ConfigError(ValueError):
     """A config file or override that does not fit the schema."""
+
+
+class ConfigFileError(ConfigError, BadFileError):
+    """A config file that cannot be read, or whose content does not fit the schema."""
+
+
+# Upper bounds, checked up front so a mistyped size is an error, not an allocator traceback.
+MAX_VOCAB_SIZE = 2**24  # model.vocab_size
+MAX_SEQ_LEN = 65_536  # model.seq_len
+MAX_SEQUENCES = 10**8  # any count of sequences: data sets, batches, samples, work units, rollouts
+MAX_TOKENS = 2**31  # sequences x seq_len of one set (16 GiB of int64 ids); rollout.chunk_tokens
+MAX_PARAMETERS = 2**31  # weights of G or D (8 GiB of float32 each)
 
 
 @dataclass
@@ -119,7 +133,8 @@ class Config:
 
 
 def _coerce(value, hint, key: str):
-    """Check `value` against a type hint; ints are accepted where floats are expected."""
+    """Check `value` against a type hint; ints are accepted where floats are expected, bools
+    only where bools are (YAML reads `true` as a bool, which Python counts as an int)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
@@ -130,28 +145,39 @@ def _coerce(value, hint, key: str):
     if origin is list:
         (item,) = typing.get_args(hint)
         if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list of {item.__name__}, got {value!r}")
+            raise ConfigError(f"{key}: expected a list of {item.__name__}, got {_short(value)}")
         return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is float and isinstance(value, str):
-        try:  # YAML 1.1 reads 1e-3 (no dot) as a string
-            return float(value)
-        except ValueError:
-            pass
+    if hint is float and isinstance(value, (int, str)) and not isinstance(value, bool):
+        return _to_float(value, key)
     if isinstance(value, bool) != (hint is bool) or not isinstance(value, hint):
-        raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}")
+        raise ConfigError(f"{key}: expected {hint.__name__}, got {_short(value)}")
     return value
+
+
+def _to_float(value: int | str, key: str) -> float:
+    """An int, or a string YAML 1.1 did not read as a float (1e-3: no dot), as a float."""
+    try:
+        return float(value)
+    except OverflowError:  # an int past 1e308
+        raise ConfigError(f"{key}: {_short(value)} is too large for a float") from None
+    except ValueError:
+        raise ConfigError(f"{key}: expected float, got {_short(value)}") from None
+
+
+def _short(value, limit: int = 60) -> str:
+    """repr() cut short: a file may hold huge values."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _build(cls, raw: dict, prefix: str):
     if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {raw!r}")
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {_short(raw)}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
+    unknown = sorted(set(raw) - names, key=str)  # YAML keys may be numbers or null
     if unknown:
-        raise ConfigError(f"unknown key {prefix}{unknown[0]!s}; known keys: {', '.join(sorted(names))}")
+        raise ConfigError(f"unknown key {prefix}{str(unknown[0])[:60]}; known keys: {', '.join(sorted(names))}")
     kwargs = {}
     for name, value in raw.items():
         hint = hints[name]
@@ -175,33 +201,44 @@ def _set_override(raw: dict, assignment: str) -> None:
     node[parts[-1]] = _parse_yaml(text, f"override {assignment!r}")  # 3 -> int, 0.5 -> float, null -> None
 
 
-def _parse_yaml(text: str, where: str):
+def _parse_yaml(text: str, where: str, error_type: type[ConfigError] = ConfigError):
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{where} is not valid YAML: {' '.join(str(error).split())}") from None
+    except (yaml.YAMLError, ValueError) as error:  # ValueError: a tagged value that does not convert
+        raise error_type(f"{where} is not valid YAML: {' '.join(str(error).split())[:300]}") from None
+    except RecursionError:  # PyYAML recurses once per nesting level
+        raise error_type(f"{where} is nested too deeply to be a config") from None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
-    """Read a YAML preset (or the defaults) and apply `section.key=value` overrides."""
-    raw: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        try:
-            text = read_text(path, "config file")
-        except ValueError as error:  # not UTF-8
-            raise ConfigError(str(error)) from None
-        raw = _parse_yaml(text, f"config file {str(path)!r}") or {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"config file {str(path)!r}: expected a mapping of sections (model:, train:, ...) "
-                              f"at the top level, got a {type(raw).__name__}")
+    """Read a YAML preset (or the defaults) and apply `section.key=value` overrides. Errors name
+    the key and value, and the file when there is one (a ConfigFileError when the file alone is
+    at fault: it cannot be read, or it is refused without overrides)."""
+    raw = _read_config_file(Path(path)) if path is not None else {}
     for assignment in overrides:
         _set_override(raw, assignment)
-    config = _build(Config, raw, "")
-    validate(config)
+    try:
+        config = _build(Config, raw, "")
+        validate(config)
+    except ConfigError as error:
+        if path is None:
+            raise
+        if overrides:
+            raise ConfigError(f"config file {str(path)!r} with --set overrides: {error}") from None
+        raise ConfigFileError(f"config file {str(path)!r}: {error}") from None
     return config
+
+
+def _read_config_file(path: Path) -> dict:
+    try:
+        text = read_text(path, "config file")
+    except BadFileError as error:  # missing, a folder, not UTF-8, ...
+        raise ConfigFileError(str(error)) from None
+    raw = _parse_yaml(text, f"config file {str(path)!r}", ConfigFileError) or {}
+    if not isinstance(raw, dict):
+        raise ConfigFileError(f"config file {str(path)!r}: expected a mapping of sections (model:, train:, ...) "
+                              f"at the top level, got a {type(raw).__name__}")
+    return raw
 
 
 def _require(ok: bool, message: str) -> None:
@@ -210,7 +247,8 @@ def _require(ok: bool, message: str) -> None:
 
 
 def validate(c: Config) -> None:
-    """Cross-field checks, with messages that name the key and the expectation."""
+    """Cross-field checks, with messages that name the key, the value and the expectation."""
+    _require_finite(c)
     positive = {
         "model.vocab_size": c.model.vocab_size, "model.seq_len": c.model.seq_len,
         "generator.embed_dim": c.generator.embed_dim, "generator.hidden_dim": c.generator.hidden_dim,
@@ -240,6 +278,9 @@ def validate(c: Config) -> None:
     }
     for key, value in non_negative.items():
         _require(value >= 0, f"{key} must be >= 0, got {value!r}")
+    _require(c.model.vocab_size >= 2, f"model.vocab_size must be >= 2 (a choice between tokens), "
+                                      f"got {c.model.vocab_size!r}")
+    _require_sizes_in_bounds(c)
     d = c.discriminator
     _require(len(d.filter_sizes) == len(d.num_filters) and len(d.filter_sizes) > 0,
              f"discriminator.filter_sizes ({len(d.filter_sizes)} entries) and discriminator.num_filters "
@@ -273,6 +314,56 @@ def validate(c: Config) -> None:
              f"{c.data.train_file!r} / {c.data.test_file!r}")
     _require(c.data.train_file is None or c.data.oracle is None,
              "give either data.oracle or data.train_file, not both")
+
+
+def _require_finite(c: Config) -> None:
+    """inf and NaN pass every comparison check below (or fail it with a puzzling message)."""
+    for section in dataclasses.fields(c):
+        values = getattr(c, section.name)
+        for entry in dataclasses.fields(values):
+            value = getattr(values, entry.name)
+            _require(not isinstance(value, float) or math.isfinite(value),
+                     f"{section.name}.{entry.name} must be a finite number, got {value!r}")
+
+
+def _require_sizes_in_bounds(c: Config) -> None:
+    """The MAX_* bounds: sizes past them would fail in the allocator, far from their cause."""
+    at_most = {
+        "model.vocab_size": (c.model.vocab_size, MAX_VOCAB_SIZE),
+        "model.seq_len": (c.model.seq_len, MAX_SEQ_LEN),
+        **{key: (value, MAX_SEQUENCES) for key, value in _sequence_counts(c).items()},
+        "rollout.chunk_tokens": (c.rollout.chunk_tokens, MAX_TOKENS),
+        **{f"{key} x model.seq_len": (value * c.model.seq_len, MAX_TOKENS) for key, value in (
+            ("data.num_train", c.data.num_train), ("data.num_test", c.data.num_test),
+            ("train.eval_samples", c.train.eval_samples))},
+        "the generator's weights (about V*E + 4H*(E+H) + H*V)": (_generator_parameters(c), MAX_PARAMETERS),
+        "the discriminator's weights (about V*E + E*sum(size*filters) + 2F^2)":
+            (_discriminator_parameters(c), MAX_PARAMETERS),
+    }
+    for key, (value, limit) in at_most.items():
+        _require(value <= limit, f"{key} must be at most {limit}, got {value}")
+
+
+def _sequence_counts(c: Config) -> dict[str, int]:
+    return {"data.num_train": c.data.num_train, "data.num_test": c.data.num_test,
+            "data.batch_size": c.data.batch_size, "train.eval_samples": c.train.eval_samples,
+            "rollout.num_rollouts": c.rollout.num_rollouts, "rollout.sample_unit": c.rollout.sample_unit,
+            "rollout.unit_samples": c.rollout.unit_samples, "rollout.unit_prefixes": c.rollout.unit_prefixes,
+            "rollout.unit_rollouts": c.rollout.unit_rollouts}
+
+
+def _generator_parameters(c: Config) -> int:
+    """Embedding, LSTM and output layer; biases left out (they are small)."""
+    v, e, h = c.model.vocab_size, c.generator.embed_dim, c.generator.hidden_dim
+    return v * e + 4 * h * (e + h) + h * v
+
+
+def _discriminator_parameters(c: Config) -> int:
+    """Embedding, convolutions and highway; biases and the 2-class output left out."""
+    d = c.discriminator
+    features = sum(d.num_filters)
+    convolutions = d.embed_dim * sum(s * n for s, n in zip(d.filter_sizes, d.num_filters))
+    return c.model.vocab_size * d.embed_dim + convolutions + 2 * features * features
 
 
 def to_dict(config: Config) -> dict:

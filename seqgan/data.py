@@ -1,43 +1,61 @@
 """Token-id text files (one sequence a line, ids separated by spaces) and batching."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
 
-from seqgan.packing import atomic_write_bytes
+from seqgan.errors import BadFileError
+from seqgan.packing import atomic_write_bytes, read_user_file
+
+_TOKEN_ID = re.compile(r"-?[0-9]+")  # ASCII digits only
 
 
-def read_text(path: Path, what: str) -> str:
-    """A text file's contents; a file that is not UTF-8 is an error naming it (`what` says what it is)."""
+def read_text(path: str | Path, what: str) -> str:
+    """A text file's contents (`what` says what it is). A path that is not a readable regular file,
+    or a file that is not UTF-8, is a BadFileError naming it; a leading byte-order mark is dropped."""
+    data = read_user_file(path, what)
     try:
-        return path.read_text()
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ValueError(f"{what} {str(path)!r} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise BadFileError(f"{what} {str(path)!r} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split at \\n only (str.splitlines also splits at form feeds and U+2028, which would
+    shift line numbers and vocabulary entries); a \\r before the \\n is dropped."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 def read_tokens(path: str | Path, vocab_size: int, seq_len: int) -> torch.Tensor:
     """Read a token-id file -> LongTensor [N, seq_len]; errors name the file, line and value."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"token file {str(path)!r} does not exist")
     rows = []
-    for number, line in enumerate(read_text(path, "token file").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            ids = [int(word) for word in line.split()]
-        except ValueError:
-            raise ValueError(f"{path}:{number}: expected integer token ids, got {line.strip()[:60]!r}") from None
-        if len(ids) != seq_len:
-            raise ValueError(f"{path}:{number}: {len(ids)} tokens, expected model.seq_len = {seq_len}")
-        bad = [i for i in ids if not 0 <= i < vocab_size]
-        if bad:
-            raise ValueError(f"{path}:{number}: token id {bad[0]} outside [0, {vocab_size}) (model.vocab_size)")
-        rows.append(ids)
+    for number, line in enumerate(_lines(read_text(path, "token file")), start=1):
+        words = line.split()
+        if words:
+            rows.append(_token_ids(words, vocab_size, seq_len, f"{path}:{number}"))
     if not rows:
-        raise ValueError(f"token file {str(path)!r} holds no sequences")
+        raise BadFileError(f"token file {str(path)!r} holds no sequences")
     return torch.tensor(rows, dtype=torch.long)
+
+
+def _token_ids(words: list[str], vocab_size: int, seq_len: int, where: str) -> list[int]:
+    # The count first: a huge line is refused before anything is converted.
+    if len(words) != seq_len:
+        raise BadFileError(f"{where}: {len(words)} tokens, expected model.seq_len = {seq_len}")
+    ids = []
+    for word in words:
+        if not _TOKEN_ID.fullmatch(word):  # int() would also take "+1", "1_0" and non-ASCII digits
+            raise BadFileError(f"{where}: expected integer token ids, got {' '.join(words)[:60]!r}")
+        # More than 20 digits is past any vocabulary (and int() refuses over 4300).
+        if len(word) > 20 or not 0 <= int(word) < vocab_size:
+            raise BadFileError(f"{where}: token id {word[:24]} outside [0, {vocab_size}) (model.vocab_size)")
+        ids.append(int(word))
+    return ids
 
 
 def format_tokens(tokens: torch.Tensor, vocabulary: list[str] | None = None) -> str:
@@ -53,12 +71,9 @@ def write_tokens(path: str | Path, tokens: torch.Tensor, vocabulary: list[str] |
 
 def read_vocabulary(path: str | Path, vocab_size: int) -> list[str]:
     """One word a line; line i is token i."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"vocabulary {str(path)!r} does not exist")
-    words = read_text(path, "vocabulary").splitlines()
+    words = _lines(read_text(path, "vocabulary"))
     if len(words) < vocab_size:
-        raise ValueError(f"vocabulary {str(path)!r} has {len(words)} words, model.vocab_size is {vocab_size}")
+        raise BadFileError(f"vocabulary {str(path)!r} has {len(words)} words, model.vocab_size is {vocab_size}")
     return words
 
 

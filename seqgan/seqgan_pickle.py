@@ -9,11 +9,16 @@ W (E, H), U (H, H), b (H,); then output weights (H, V) and output bias (V,).
 """
 from __future__ import annotations
 
+import codecs
+import io
 import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from seqgan.errors import BadFileError
+from seqgan.packing import read_user_file
 
 # The globals an ndarray pickle references, under numpy 1.x and 2.x module names.
 _ALLOWED_GLOBALS = frozenset({
@@ -28,47 +33,116 @@ _FILE_GATE_START = {"i": 1, "f": 4, "o": 7, "c": 10}  # index of each gate's W; 
 _TORCH_GATE_ORDER = "ifco"  # nn.LSTM stacks gates as input, forget, cell (candidate), output
 
 
-class UnsafePickleError(ValueError):
+class UnsafePickleError(BadFileError):
     """The pickle references something other than numpy arrays."""
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
+class _WholeLines(io.BytesIO):
+    """The Python unpickler drops a line's last byte as its newline: a file cut inside a line
+    would name a truncated global ("numpy.dtyp") instead of saying it was cut."""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = super().readline(size)
+        if line and not line.endswith(b"\n"):
+            raise pickle.UnpicklingError("pickle data was truncated")
+        return line
+
+
+def _refuse_bytearray8(_):
+    raise pickle.UnpicklingError("BYTEARRAY8 (protocol 5) is not in an oracle pickle")
+
+
+class _NumpyOnlyUnpickler(pickle._Unpickler):
+    """Python's own unpickler rather than the C one: its memo is a dict, where the C unpickler grows
+    an array to the largest memo index the file names (gigabytes from a few bytes). Its one opcode
+    that allocates a length read from the file before reading the data is refused."""
+    dispatch = {**pickle._Unpickler.dispatch, pickle.BYTEARRAY8[0]: _refuse_bytearray8}
+
     def find_class(self, module: str, name: str):
         if (module, name) not in _ALLOWED_GLOBALS:
             raise UnsafePickleError(f"refusing to load {module}.{name}: only numpy arrays are allowed "
                                     f"in a SeqGAN oracle pickle")
-        return super().find_class(module, name)
+        found = super().find_class(module, name)
+        return _GUARDED.get(name, lambda f: f)(found)
+
+
+class _ArrayClassToken:
+    """Stands in for numpy.ndarray, which a pickle names only as _reconstruct's first argument:
+    the class itself, called by the pickle, would allocate whatever shape the file asks for.
+    No slots and no __dict__: the pickle cannot call it or set attributes on it."""
+    __slots__ = ()
+
+
+_ARRAY_CLASS = _ArrayClassToken()
+
+
+def _guard_ndarray(_):
+    return _ARRAY_CLASS
+
+
+def _guard_reconstruct(reconstruct):
+    """numpy pickles an array as an empty placeholder that BUILD then fills from the file's bytes
+    (so its size is the bytes'); any other shape here would allocate what the file's numbers ask."""
+    def empty_array(subtype, shape, dtype):
+        if subtype is not _ARRAY_CLASS or not isinstance(shape, tuple) or shape != (0,):
+            raise UnsafePickleError(f"refusing numpy _reconstruct of shape {str(shape)[:40]}: only the empty "
+                                    "(0,) ndarray placeholder numpy writes is allowed")
+        return reconstruct(np.ndarray, shape, dtype)
+    return empty_array
+
+
+def _guard_dtype(dtype):
+    """Numbers only: numpy crashes (segfault) filling an object array from a short list."""
+    def numeric_dtype(*args):
+        made = dtype(*args)
+        if made.kind not in "biufc" or made.hasobject:
+            raise UnsafePickleError(f"refusing numpy dtype {str(made)[:40]}: only numeric arrays are allowed")
+        return made
+    return numeric_dtype
+
+
+def _guard_encode(encode):
+    """Python 3 pickles bytes as _codecs.encode(text, 'latin1'); another codec could grow data
+    without bound (base64 over and over) or run codec code."""
+    def latin1_encode(text, encoding="utf-8", *rest):
+        if not isinstance(encoding, str) or codecs.lookup(encoding).name != "iso8859-1" or rest:
+            raise UnsafePickleError(f"refusing _codecs.encode with {str(encoding)[:40]!r}: only latin-1 is allowed")
+        return encode(text, encoding)
+    return latin1_encode
+
+
+_GUARDED = {"_reconstruct": _guard_reconstruct, "ndarray": _guard_ndarray, "dtype": _guard_dtype,
+            "encode": _guard_encode}
 
 
 def load_seqgan_arrays(path: str | Path) -> list[np.ndarray]:
     """The 15 arrays of the paper's oracle pickle, read without executing code from it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"SeqGAN oracle pickle {str(path)!r} does not exist")
-    with path.open("rb") as f:
-        try:
-            # latin1 decodes Python 2 byte strings (the array buffers) back to the same bytes.
-            loaded = _NumpyOnlyUnpickler(f, encoding="latin1").load()
-        except UnsafePickleError:
-            raise
-        except Exception as error:  # truncated or malformed: numpy and pickle raise many types
-            raise ValueError(f"{str(path)!r} is not a readable pickle of numpy arrays: {error}") from error
-    _check_array_list(loaded, str(path))
+    where = f"SeqGAN oracle pickle {str(path)!r}"
+    data = read_user_file(path, "SeqGAN oracle pickle")
+    try:
+        # latin1 decodes Python 2 byte strings (the array buffers) back to the same bytes.
+        loaded = _NumpyOnlyUnpickler(_WholeLines(data), encoding="latin1").load()
+    except UnsafePickleError as error:
+        raise UnsafePickleError(f"{where}: {error}") from None
+    except Exception as error:  # truncated or malformed: numpy and pickle raise many types
+        raise BadFileError(f"{where} is not a readable pickle of numpy arrays: {error}") from None
+    _check_array_list(loaded, where, BadFileError)
     return list(loaded)
 
 
-def _check_array_list(loaded: object, where: str) -> None:
+def _check_array_list(loaded: object, where: str, error: type[ValueError] = ValueError) -> None:
+    """`error`: BadFileError for a file's content, ValueError for arrays handed in."""
     if not isinstance(loaded, (list, tuple)):
-        raise ValueError(f"{where}: expected a list of {NUM_ARRAYS} numpy arrays, found a {type(loaded).__name__}")
+        raise error(f"{where}: expected a list of {NUM_ARRAYS} numpy arrays, found a {type(loaded).__name__}")
     if len(loaded) != NUM_ARRAYS:
-        raise ValueError(f"{where}: expected a list of {NUM_ARRAYS} numpy arrays, "
-                         f"found a {type(loaded).__name__} of {len(loaded)}")
+        raise error(f"{where}: expected a list of {NUM_ARRAYS} numpy arrays, "
+                    f"found a {type(loaded).__name__} of {len(loaded)}")
     for index, item in enumerate(loaded):
         if not isinstance(item, np.ndarray) or not np.issubdtype(item.dtype, np.floating):
             found = f"an array of {item.dtype}" if isinstance(item, np.ndarray) else f"a {type(item).__name__}"
-            raise ValueError(f"{where}: item {index} should be a float numpy array, found {found}")
+            raise error(f"{where}: item {index} should be a float numpy array, found {found}")
         if not np.isfinite(item).all():
-            raise ValueError(f"{where}: item {index} holds NaN or infinite values; an oracle needs finite weights")
+            raise error(f"{where}: item {index} holds NaN or infinite values; an oracle needs finite weights")
 
 
 def _layout(vocab: int, embed: int, hidden: int) -> list[tuple[str, tuple[int, ...]]]:

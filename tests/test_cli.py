@@ -32,6 +32,14 @@ def test_train_sample_eval_inline(tmp_path):
     evaluated = [r["nll_oracle"] for r in records if "nll_oracle" in r]
     assert summary["best_nll_oracle"] == min(evaluated) and summary["final_nll_oracle"] == evaluated[-1]
     assert (run / "config.yaml").is_file() and (run / "checkpoints" / "latest").is_file()
+    lines = [line for line in out.stderr.splitlines() if line.split(" ", 1)[0] in ("mle", "disc", "adv")]
+    assert [line.split()[:2] for line in lines] == \
+        [[r["phase"], f"{r['step'] + 1}/{ {'mle': 4, 'disc': 2, 'adv': 3}[r['phase']] }"] for r in records]
+    assert f"run directory {run}" in out.stderr  # where the outputs are, said up front
+    assert list((run / "tensorboard").glob("events.out.tfevents.*")), "no TensorBoard events beside the metrics"
+    seqgan("plot", run, "--out", tmp_path / "curves.png")
+    png = (tmp_path / "curves.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
 
     seqgan("sample", "--run", run, "-n", 50, "--out", tmp_path / "samples.txt")
     lines = (tmp_path / "samples.txt").read_text().splitlines()

@@ -1,6 +1,9 @@
+import typing
+
 import pytest
 
-from seqgan.config import ConfigError, load_config
+from seqgan.config import (MAX_SEQ_LEN, MAX_SEQUENCES, MAX_TOKENS, MAX_VOCAB_SIZE, Config, ConfigError, ConfigFileError,
+                           load_config)
 
 
 @pytest.mark.unit
@@ -99,3 +102,71 @@ def test_unreadable_config_files_are_named(tmp_path, text, words):
     (tmp_path / "bad.yaml").write_bytes(b"model: {vocab_size: \xff}\n")
     with pytest.raises(ConfigError, match="bad.yaml.*not UTF-8"):
         load_config(tmp_path / "bad.yaml")
+
+
+def keys_of_type(kind) -> list[str]:
+    """Every config key whose type is `kind` (from the dataclasses, so new keys are covered)."""
+    keys = []
+    for section, section_type in typing.get_type_hints(Config).items():
+        for name, hint in typing.get_type_hints(section_type).items():
+            if hint is kind:
+                keys.append(f"{section}.{name}")
+    return keys
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("key", keys_of_type(float))
+@pytest.mark.parametrize("text, shown", [(".inf", "inf"), ("-.inf", "-inf"), (".nan", "nan"), ("1e400", "inf")])
+def test_non_finite_floats_are_refused(key, text, shown):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [f"{key}={text}"])
+    assert f"{key} must be a finite number, got {shown}" in str(error.value)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("key, kind", [(k, "int") for k in keys_of_type(int)] + [(k, "float") for k in keys_of_type(float)])
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_bools_are_not_numbers(key, kind, value):
+    with pytest.raises(ConfigError, match=f"{key}: expected {kind}, got {value.title()}"):
+        load_config(None, [f"{key}={value}"])
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("overrides, words", [
+    (["discriminator.dropout=1"], ["discriminator.dropout must be in [0, 1), got 1.0"]),
+    (["model.vocab_size=1"], ["model.vocab_size must be >= 2", "got 1"]),
+    (["generator.lr=1" + "0" * 400], ["generator.lr", "too large for a float"]),
+    ([f"model.vocab_size={MAX_VOCAB_SIZE + 1}"], ["model.vocab_size must be at most 16777216", str(MAX_VOCAB_SIZE + 1)]),
+    (["model.vocab_size=1000000000000000"], ["model.vocab_size must be at most 16777216"]),
+    ([f"model.seq_len={MAX_SEQ_LEN + 1}"], ["model.seq_len must be at most 65536"]),
+    (["data.num_train=1000000000000"], ["data.num_train must be at most 100000000", "1000000000000"]),
+    (["train.eval_samples=100000001"], ["train.eval_samples must be at most 100000000"]),
+    (["rollout.num_rollouts=100000001"], ["rollout.num_rollouts must be at most 100000000"]),
+    (["model.seq_len=60000", "data.num_train=100000"], ["data.num_train x model.seq_len must be at most 2147483648"]),
+    ([f"rollout.chunk_tokens={MAX_TOKENS + 1}"], ["rollout.chunk_tokens must be at most 2147483648"]),
+    (["generator.embed_dim=1000000"], ["the generator's weights", "must be at most 2147483648"]),
+    (["discriminator.num_filters=[100,200,200,200,200,100,100,100,100,100,160,40000]"],
+     ["the discriminator's weights", "must be at most 2147483648"]),
+])
+def test_values_that_cannot_work_are_refused_up_front(overrides, words):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, overrides)
+    assert all(word in str(error.value) for word in words), str(error.value)
+
+
+@pytest.mark.unit
+def test_the_largest_values_allowed_still_load():
+    c = load_config(None, [f"model.vocab_size={MAX_VOCAB_SIZE}", "generator.embed_dim=8", "generator.hidden_dim=8",
+                           "discriminator.embed_dim=8", f"data.num_train={MAX_SEQUENCES}", "model.seq_len=20",
+                           "train.eval_samples=1000"])
+    assert c.model.vocab_size == MAX_VOCAB_SIZE and c.data.num_train == MAX_SEQUENCES
+
+
+@pytest.mark.unit
+def test_content_errors_of_a_config_file_name_the_file(tmp_path):
+    (tmp_path / "c.yaml").write_text("generator: {lr: .inf}\n")
+    with pytest.raises(ConfigFileError, match="c.yaml.*generator.lr must be a finite number"):
+        load_config(tmp_path / "c.yaml")
+    with pytest.raises(ConfigError, match="c.yaml.* with --set overrides: generator.lr must be a finite") as error:
+        load_config(tmp_path / "c.yaml", ["model.seq_len=20"])
+    assert not isinstance(error.value, ConfigFileError)  # an override may be at fault

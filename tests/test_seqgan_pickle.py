@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from seqgan.errors import BadFileError
 from seqgan.models import Generator
 from seqgan.seqgan_pickle import UnsafePickleError, load_seqgan_arrays, seqgan_arrays_to_state_dict
 
@@ -109,7 +110,7 @@ def test_wrong_contents_are_named(tmp_path):
         arrays[3][0] = bad
         with pytest.raises(ValueError, match="item 3 holds NaN or infinite values"):
             load_seqgan_arrays(write(tmp_path, arrays, 3))
-    with pytest.raises(FileNotFoundError, match="missing.pkl"):
+    with pytest.raises(BadFileError, match="missing.pkl.* does not exist"):
         load_seqgan_arrays(tmp_path / "missing.pkl")
     (tmp_path / "cut.pkl").write_bytes(pickle.dumps(paper_arrays(), protocol=3)[:100])
     with pytest.raises(ValueError, match="cut.pkl.*not a readable pickle"):

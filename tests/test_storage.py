@@ -2,14 +2,18 @@
 import json
 import math
 import os
+import zlib
 
+import msgpack
 import numpy as np
 import pytest
 import torch
 
-from learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from learner.checkpoint import latest_name, load_checkpoint, save_checkpoint
 from learner.learner import Learner
+from learner.run_store import RunStore
 from seqgan.data import read_tokens, read_vocabulary, write_tokens
+from seqgan.errors import BadFileError
 from seqgan.metrics import nll_per_token
 from seqgan.models import Generator
 from seqgan.oracle import load_oracle, new_oracle, save_oracle
@@ -50,7 +54,7 @@ def test_sgw_file_round_trip_and_refusals(tmp_path):
     (tmp_path / "pickle.sgw").write_bytes(b"\x80\x04K\x01.")
     with pytest.raises(ValueError, match="not a seqgan weights file"):
         read_packed(tmp_path / "pickle.sgw")
-    with pytest.raises(FileNotFoundError, match="nope.sgw"):
+    with pytest.raises(BadFileError, match="nope.sgw.* does not exist"):
         read_packed(tmp_path / "nope.sgw")
     assert (tmp_path / "w.sgw").read_bytes().startswith(MAGIC)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
@@ -62,16 +66,22 @@ def test_sgw_file_round_trip_and_refusals(tmp_path):
     assert (tmp_path / "shared.sgw").stat().st_mode & 0o777 == 0o644
 
 
+def sealed(header: dict, buffer: np.ndarray) -> bytes:
+    """The header with the checksum the format defines: CRC-32 of the msgpack of the other fields,
+    continued over the buffer (so an edited header reaches the checks past the checksum)."""
+    fields = {key: value for key, value in header.items() if key != "checksum"}
+    return msgpack.packb({**fields, "checksum": zlib.crc32(buffer, zlib.crc32(msgpack.packb(fields)))})
+
+
 def with_header(packed: PackedWeights, edit) -> PackedWeights:
-    import msgpack
     header = packed.meta
     edit(header)
-    return PackedWeights(msgpack.packb(header), packed.buffer)
+    return PackedWeights(sealed(header, packed.buffer), packed.buffer)
 
 
 @pytest.mark.unit
 @pytest.mark.parametrize("edit, words", [
-    (lambda h: h.pop("meta"), ["expected a map with model, version, meta and tensors"]),
+    (lambda h: h.pop("meta"), ["expected a map with model, version, meta, tensors, nbytes and checksum"]),
     (lambda h: h["tensors"][0].update(offset=-64), ["offset -64"]),
     (lambda h: h["tensors"][0].update(shape=[3, 3]), ["'a'", "24 bytes", "needs 36"]),
     (lambda h: h["tensors"][1].update(dtype="object"), ["unsupported dtype 'object'"]),
@@ -117,7 +127,7 @@ def test_token_files(tmp_path):
         read_tokens(tmp_path / "latin.txt", 6, 3)
     with pytest.raises(ValueError, match="vocabulary .*latin.txt.* is not UTF-8"):
         read_vocabulary(tmp_path / "latin.txt", 6)
-    with pytest.raises(FileNotFoundError, match="vocabulary .*nope.txt"):
+    with pytest.raises(BadFileError, match="vocabulary .*nope.txt.* does not exist"):
         read_vocabulary(tmp_path / "nope.txt", 6)
 
 
@@ -142,21 +152,22 @@ def test_oracle_file_and_own_samples_nll(tmp_path):
 
 @pytest.mark.unit
 def test_checkpoint_round_trip_and_latest_pointer(tmp_path, smoke_config):
+    run = RunStore(tmp_path)
     learner = Learner(smoke_config)
     learner.load_real_data(torch.randint(0, 60, (64, 10)), torch.randint(0, 60, (8, 10)))
     learner.mle_epoch(0)
     for step in (1, 2, 3):
-        save_checkpoint(tmp_path, learner.state(), {"phase": "mle", "step": step})
-    assert latest_checkpoint(tmp_path).name == "step-00000003"
+        save_checkpoint(run, learner.state(), {"steps_done": step, "records": step, "pending": None})
+    assert latest_name(run) == "step-00000003"
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*")) == ["step-00000002", "step-00000003"]
     # A half-written newer checkpoint (killed mid-write) is not what `latest` names.
     (tmp_path / "checkpoints" / "step-00000004").mkdir()
-    state, progress = load_checkpoint(tmp_path)
-    assert progress == {"phase": "mle", "step": 3}
+    checkpoint = load_checkpoint(run)
+    assert checkpoint.progress == {"steps_done": 3, "records": 3, "pending": None}
     fresh = Learner(smoke_config)
-    fresh.load_state(state)
+    fresh.load_state(checkpoint.state)
     assert fresh.versions == learner.versions
     for a, b in zip(fresh.generator.parameters(), learner.generator.parameters()):
         assert torch.equal(a, b)
     assert fresh.optimizers["mle"].state_dict()["state"][0]["step"] == learner.optimizers["mle"].state_dict()["state"][0]["step"]
-    assert json.loads((latest_checkpoint(tmp_path) / "progress.json").read_text())["versions"] == learner.versions
+    assert json.loads((tmp_path / "checkpoints" / "step-00000003" / "progress.json").read_text())["versions"] == learner.versions

@@ -1,20 +1,48 @@
 """`seqgan sample` (from a trained run) and `seqgan eval` (NLL-oracle of a token file)."""
 from __future__ import annotations
 
+import argparse
+
 from learner.commands.common import new_output, positive_int, seed_int
+from seqgan.config import MAX_SEQUENCES
+
+SAMPLE_CHUNK = 4096  # sequences drawn and written at a time: memory stays flat for any -n
+
+
+def sample_count(text: str) -> int:
+    """argparse type: a number of sequences in [1, MAX_SEQUENCES]."""
+    value = positive_int(text)
+    if value > MAX_SEQUENCES:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_SEQUENCES} sequences, got {value}")
+    return value
 
 
 def cmd_sample(args) -> None:
     from learner.checkpoint import load_generator
-    from seqgan.data import read_vocabulary, write_tokens
-    from seqgan.seeding import derive_seed, uniforms
+    from seqgan.data import read_vocabulary
+    from seqgan.packing import atomic_write_bytes
 
     new_output(args.out)
     generator = load_generator(args.run)
     vocabulary = read_vocabulary(args.vocab, generator.vocab_size) if args.vocab else None
-    tokens = generator.sample(uniforms(derive_seed(args.seed, "sample_cli"), (args.n, generator.seq_len)))
-    write_tokens(args.out, tokens, vocabulary)
+    atomic_write_bytes(args.out, _sample_text(generator, args.n, args.seed, vocabulary))
     print(f"wrote {args.n} sequences to {args.out}")
+
+
+def _sample_text(generator, count: int, seed: int, vocabulary: list[str] | None):
+    """The sampled lines, SAMPLE_CHUNK sequences at a time (encoded text)."""
+    import torch
+
+    from seqgan.data import format_tokens
+    from seqgan.seeding import derive_seed
+
+    # One generator across chunks: torch fills CPU tensors in order, so these are the draws
+    # seqgan.seeding.uniforms(seed, (count, T)) makes in one call.
+    draws = torch.Generator().manual_seed(derive_seed(seed, "sample_cli"))
+    for start in range(0, count, SAMPLE_CHUNK):
+        rows = min(SAMPLE_CHUNK, count - start)
+        uniforms = torch.rand((rows, generator.seq_len), generator=draws, dtype=torch.float64)
+        yield format_tokens(generator.sample(uniforms), vocabulary).encode()
 
 
 def cmd_eval(args) -> None:
@@ -30,7 +58,7 @@ def cmd_eval(args) -> None:
 def register(sub) -> None:
     sample = sub.add_parser("sample", help="sample from a trained run's generator")
     sample.add_argument("--run", required=True, help="run directory")
-    sample.add_argument("-n", type=positive_int, required=True, help="number of sequences")
+    sample.add_argument("-n", type=sample_count, required=True, help=f"number of sequences (at most {MAX_SEQUENCES})")
     sample.add_argument("--out", required=True, help="output file (token ids, or words with --vocab)")
     sample.add_argument("--vocab", help="vocabulary file, one word a line (line i = token i)")
     sample.add_argument("--seed", type=seed_int, default=0)

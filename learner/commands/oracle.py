@@ -1,7 +1,8 @@
 """`seqgan oracle new|sample|import-seqgan`: the synthetic oracle of the paper's experiment."""
 from __future__ import annotations
 
-from learner.commands.common import add_overrides, length_int, new_output, positive_int, seed_int
+from learner.commands.common import add_overrides, length_int, new_output, seed_int
+from learner.commands.generate import sample_count
 from seqgan.config import load_config
 
 
@@ -35,7 +36,7 @@ def register(sub) -> None:
     new.add_argument("--seed", type=seed_int, help="default: data.oracle_seed")
     osample = osub.add_parser("sample", help="write a training set sampled from an oracle")
     osample.add_argument("--oracle", required=True)
-    osample.add_argument("-n", type=positive_int, default=10_000)
+    osample.add_argument("-n", type=sample_count, default=10_000)
     osample.add_argument("--out", required=True)
     osample.add_argument("--seed", type=seed_int, default=0)
     imp = osub.add_parser("import-seqgan", help="import the paper's released oracle pickle, safely")
