@@ -15,9 +15,9 @@ from collections import deque
 
 import ray
 import torch
-from ray.exceptions import RayActorError
+from ray.exceptions import ObjectLostError, RayActorError, RayTaskError
 
-from actors.worker import RolloutWorker, UnitResult, models_used
+from actors.worker import RolloutWorker, UnitResult, WeightsLost, models_used
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import Config
 from seqgan.packing import PackedWeights
@@ -109,6 +109,11 @@ class RayPool:
                                        f"(rollout.max_retries={r.max_retries}): {error}") from error
                 pending.appendleft(position)
                 continue
+            except RayTaskError as error:
+                if isinstance(error.cause, ObjectLostError):  # e.g. the learner's node died with them
+                    raise WeightsLost(f"work unit {units[position].index if position is not None else '?'}: "
+                                      f"{type(error.cause).__name__}") from error
+                raise
             idle.append(actor)
             if position is None:
                 continue

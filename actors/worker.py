@@ -16,6 +16,11 @@ from seqgan.packing import PackedWeights, load_into
 MODELS = ("generator", "rollout", "discriminator")
 
 
+class WeightsLost(RuntimeError):
+    """Published weights can no longer be fetched (the node that held them is gone): the run goes
+    back to its latest checkpoint and publishes again."""
+
+
 @dataclass
 class UnitResult:
     unit_index: int

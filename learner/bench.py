@@ -121,7 +121,7 @@ def scaling(args) -> dict:
     device = resolve_device(args.device, "--device")
     started = not ray.is_initialized() and max(args.workers) > 0
     if started:
-        ray.init(num_cpus=max(args.workers), num_gpus=1 if device.type == "cuda" else 0,
+        ray.init(address="local", num_cpus=max(args.workers), num_gpus=1 if device.type == "cuda" else 0,
                  include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     throughput, broadcast_s = {}, []
     try:

@@ -90,9 +90,9 @@ def latest_name(run: RunStore) -> str:
     return name
 
 
-def load_checkpoint(run: RunStore) -> Checkpoint:
-    """The newest complete checkpoint; anything damaged is an error naming the file."""
-    name = latest_name(run)
+def load_checkpoint(run: RunStore, name: str | None = None) -> Checkpoint:
+    """The newest complete checkpoint (or the one named); anything damaged is an error naming the file."""
+    name = name or latest_name(run)
     with staging_folder() as staging:
         folder = run.download(f"{ROOT}/{name}", Path(staging))
         where = f"checkpoint {str(run)}/{ROOT}/{name}"

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from learner.commands import bench, generate, jobs, oracle, plot, train
-from learner.stopping import StopRequested
+from learner.stopping import RunFailed, StopRequested
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import ConfigError
 
@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OSError, ValueError) as error:  # OSError: paths (missing, a folder, no permission)
         print(f"seqgan: error: {error}", file=sys.stderr)
         return 2
+    except RunFailed as error:
+        print(f"seqgan: error: {error}", file=sys.stderr)
+        return 1
     except FloatingPointError as error:  # a non-finite loss or metric: the run stops, its checkpoints stay
         print(f"seqgan: error: {error}", file=sys.stderr)
         return 3

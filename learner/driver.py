@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -17,10 +18,11 @@ from pathlib import Path
 
 import torch
 
-from learner.checkpoint import Checkpoint, save_checkpoint
+from actors.worker import WeightsLost
+from learner.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from learner.run_log import RunLog, records_at
 from learner.run_store import RunStore
-from learner.stopping import StopFlag, StopRequested
+from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
 from rewards.units import assemble_rewards, split_rewards, split_samples
 from seqgan.config import Config, dump_config
 from seqgan.data import read_tokens
@@ -63,19 +65,20 @@ class Trainer:
             raise FileExistsError(f"run directory {str(run)!r} already holds a run; give a new --out so nothing "
                                   "written there is overwritten, or continue it with --resume")
         self.train_data, self.test_data, self.oracle = real_data(config)  # bad data fails before any write
+        self.watch = watch or (lambda kept: [])
+        self.learner.load_real_data(self.train_data, self.test_data)
         if resume is None:
             run.make()
             run.write_bytes("config.yaml", dump_config(config).encode())
-        kept = records_at(run, resume) if resume else []
-        self.log = RunLog(run, kept, watch(kept) if watch else ())
-        self.learner.load_real_data(self.train_data, self.test_data)
-        if resume is not None:
-            self.learner.load_state(resume.state)
-        else:  # step 0: a run killed before its first step resumes too
+            self.log, self.steps_done, self.wall_before = RunLog(run, [], self.watch([])), 0, 0.0
+            # step 0: a run killed before its first step resumes too
             save_checkpoint(run, learner.state(), {"steps_done": 0, "records": 0, "pending": None, "wall_s": 0.0})
-        self.steps_done = resume.progress["steps_done"] if resume else 0
-        self.wall_before = resume.progress.get("wall_s", 0.0) if resume else 0.0
+        else:
+            self.log = None
+            self.go_back_to(resume)
+            self.wall_before = resume.progress.get("wall_s", 0.0)
         self.published: dict[str, int] = {}
+        self.restarts, self.restarts_logged = 0, 0  # learners lost and restored
         self.seconds: dict[str, float] = defaultdict(float)  # per phase, this step
         self.totals: dict[str, float] = defaultdict(float, self.log.phase_seconds())  # per phase, whole run
 
@@ -155,6 +158,9 @@ class Trainer:
             raise FloatingPointError(f"{phase} step {step}: {', '.join(f'{k} = {values[k]}' for k in bad)}; "
                                      "the run stops here and keeps its last checkpoint")
         self.steps_done += 1
+        if self.restarts > self.restarts_logged:  # a fault counter: a clean run has none
+            values = {**values, "learner_restarts": self.restarts - self.restarts_logged}
+            self.restarts_logged = self.restarts
         record = {"phase": phase, "step": step, **values}
         stopping = self.stop.requested  # read once: a signal may come at any moment
         due = (step + 1) % self.config.train.checkpoint_every == 0 or step == count - 1
@@ -212,7 +218,7 @@ class Trainer:
             with self.timed("rollout"):
                 rewards = self.rewards(samples, step)  # Q(Y_1:t-1, y_t) by Monte Carlo search
             with self.timed("pg"):
-                stats["g_loss"] = self.learner.pg_step(samples, rewards)  # policy gradient on G
+                stats["g_loss"] = self.learner.pg_step(samples, rewards, step)  # policy gradient on G
             stats["mean_reward"] = rewards.mean().item()
             self.broadcast("generator")
         self.learner.update_rollout_policy()  # the rollout policy follows G
@@ -235,21 +241,62 @@ class Trainer:
             stats.update(self.pool.stats())
             self.end_step("adv", iteration, t.adv_iterations, stats)
 
+    def run_phases(self) -> None:
+        t, done = self.config.train, self.steps_done
+        self.pretrain_generator(first=done)
+        self.pretrain_discriminator(first=max(0, done - t.mle_epochs))
+        self.adversarial(first=max(0, done - t.mle_epochs - t.disc_pretrain_rounds))
+
+    def restore(self, lost: Exception) -> None:
+        """A new learner from the latest checkpoint; the steps after it are redone (and their records,
+        already written, replaced), so the run goes on as if nothing happened."""
+        self.restarts += 1
+        limit = self.config.learner.max_restarts
+        if self.restarts > limit:
+            raise RunFailed(f"the learner was lost {self.restarts} times, more than learner.max_restarts = "
+                               f"{limit}; the last time: {lost}. The run can continue with: seqgan train "
+                               f"--resume {self.run}") from lost
+        checkpoint = load_checkpoint(self.run)
+        print(f"seqgan: lost the learner or its published weights ({lost}); restarting it from {checkpoint.name} "
+              f"({self.restarts} of at most {limit})", file=sys.stderr, flush=True)
+        self.learner.restart()
+        self.learner.load_real_data(self.train_data, self.test_data)
+        self.go_back_to(checkpoint)
+        self.learner.continue_versions(self.published)  # past what the workers hold
+        self.published.clear()
+        self.seconds.clear()
+
+    def go_back_to(self, checkpoint: Checkpoint) -> None:
+        """The learner, the log and the step count as they were at `checkpoint`."""
+        self.learner.load_state(checkpoint.state)
+        if self.log is not None:
+            self.log.close()
+        kept = records_at(self.run, checkpoint)
+        self.log = RunLog(self.run, kept, self.watch(kept))
+        self.steps_done = checkpoint.progress["steps_done"]
+
     def train(self) -> dict:
         """Algorithm 1 from wherever the run is (step 0, or a resumed checkpoint's)."""
         self.started = time.perf_counter()
-        t, done = self.config.train, self.steps_done
         with self.stop:
             try:
-                self.pretrain_generator(first=done)
-                self.pretrain_discriminator(first=max(0, done - t.mle_epochs))
-                self.adversarial(first=max(0, done - t.mle_epochs - t.disc_pretrain_rounds))
+                lost = None
+                while True:
+                    try:
+                        if lost is not None:
+                            self.restore(lost)  # may itself lose the new learner: counted, bounded
+                            lost = None
+                        self.run_phases()
+                        break
+                    except (LearnerLost, WeightsLost) as error:
+                        lost = error
             finally:
                 self.log.close()
         summary = {"best_nll_oracle": finite_or_none(self.log.best("nll_oracle")),
                    "final_nll_oracle": finite_or_none(self.log.last("nll_oracle")),
                    "mle_nll_oracle": finite_or_none(self.log.last("nll_oracle", phase="mle")),
                    "wall_s": round(self.wall_s(), 2),
-                   "phase_s": {k: round(v, 2) for k, v in self.totals.items()}}
-        self.run.write_bytes("summary.json", json.dumps(summary, indent=2).encode())
+                   "phase_s": {k: round(v, 2) for k, v in self.totals.items()},
+                   **({"learner_restarts": self.restarts} if self.restarts else {})}
+        self.run.write_bytes("summary.json", json.dumps(summary, indent=2, allow_nan=False).encode())
         return summary

@@ -9,6 +9,7 @@ import os
 import torch
 import torch.nn.functional as F
 
+from learner.finite import nonfinite, read, require_finite, require_rewards
 from seqgan.config import Config
 from seqgan.data import batches
 from seqgan.metrics import nll_per_token
@@ -76,6 +77,7 @@ class Learner:
             "disc": torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator.lr, fused=True),
         }
         self.versions = {"generator": 0, "rollout": 0, "discriminator": 0}
+        self.last_update: tuple[str, int | None] = ("init", None)  # (phase, step): named if weights go bad
         self.train_data = self.test_data = None
         self.disc_train_forward = self._disc_train_forward(config)
 
@@ -99,49 +101,76 @@ class Learner:
 
     # -- weights --------------------------------------------------------------------------
     def pack(self, name: str) -> PackedWeights:
-        return pack_state(self.models()[name].state_dict(), name, self.versions[name])
+        """Every broadcast and checkpoint packs here: non-finite weights never leave the learner."""
+        state = self.models()[name].state_dict()
+        [bad] = read(nonfinite(state.values()))  # the copy to the host below waits for the device anyway
+        require_finite(*self.last_update, counts={f"{name} weights": bad})
+        return pack_state(state, name, self.versions[name])
 
     def publish(self, name: str) -> tuple[int, PackedWeights]:
         return self.versions[name], self.pack(name)
+
+    def continue_versions(self, published: dict[str, int]) -> None:
+        """Number the next versions past `published`: a learner restored from a checkpoint would
+        otherwise publish versions its workers already hold (and ignore as stale)."""
+        for name, version in published.items():
+            self.versions[name] = max(self.versions[name], version + 1)
 
     def _bump(self, *names: str) -> None:
         for name in names:
             self.versions[name] += 1
 
     # -- G ------------------------------------------------------------------------------
-    def _generator_step(self, loss: torch.Tensor, optimizer: str) -> None:
+    def _generator_step(self, loss: torch.Tensor, optimizer: str) -> torch.Tensor:
+        """One update of G; returns the gradient's total norm (before clipping), not read yet."""
         opt = self.optimizers[optimizer]
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.generator.parameters(), self.config.generator.grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(self.generator.parameters(), self.config.generator.grad_clip)
         opt.step()
+        return norm
+
+    def _require_finite_generator(self, phase: str, step: int | None, loss: torch.Tensor,
+                                  norm: torch.Tensor) -> float:
+        """Reads the loss, the gradient norm and G's bad weights in one sync, and returns the loss.
+        Over an epoch loss and norm are sums: finite exactly when each term is (norms are >= 0)."""
+        loss_value, norm_value, bad = read(loss, norm, nonfinite(self.generator.parameters()))
+        require_finite(phase, step, {"g_loss": loss_value, "the generator's gradient norm": norm_value},
+                       {"generator weights": bad})
+        return loss_value
 
     @updates_in_fixed_order
     def mle_epoch(self, epoch: int) -> float:
         """One epoch of teacher-forced maximum likelihood over full batches; mean token NLL."""
         self.generator.train()
+        self.last_update = ("mle", epoch)
         shuffle = torch.Generator().manual_seed(derive_seed(self.config.train.seed, "mle", epoch))
-        total, count = torch.zeros((), device=self.device), 0  # summed on the device: no sync per batch
+        # Summed on the device: no sync per batch.
+        total, norms, count = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0
         for batch in batches(self.train_data, self.config.data.batch_size, shuffle):
             batch = batch.to(self.device)
             logits = self.generator(batch)  # [B, T, V]
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
-            self._generator_step(loss, "mle")
+            norms += self._generator_step(loss, "mle")
             total += loss.detach()
             count += 1
+        total_value = self._require_finite_generator("mle", epoch, total, norms)
         self.rollout.load_state_dict(self.generator.state_dict())
         self._bump("generator", "rollout")
-        return total.item() / max(count, 1)
+        return total_value / max(count, 1)
 
     @updates_in_fixed_order
-    def pg_step(self, samples: torch.Tensor, rewards: torch.Tensor) -> float:
-        """One policy-gradient step on samples [B, T] with rewards [B, T]."""
+    def pg_step(self, samples: torch.Tensor, rewards: torch.Tensor, step: int | None = None) -> float:
+        """One policy-gradient step on samples [B, T] with rewards [B, T]; `step` names it in errors."""
+        require_rewards(rewards, "pg", step)
         self.generator.train()
+        self.last_update = ("pg", step)
         log_probs = self.generator.log_probs(samples.to(self.device))  # [B, T]
         loss = policy_gradient_loss(log_probs, rewards.to(self.device))
-        self._generator_step(loss, "pg")
+        norm = self._generator_step(loss, "pg")
+        loss_value = self._require_finite_generator("pg", step, loss.detach(), norm)
         self._bump("generator")
-        return loss.item()
+        return loss_value
 
     def update_rollout_policy(self) -> None:
         """rollout <- rate * rollout + (1 - rate) * G for the LSTM and output layer; the embedding is
@@ -160,6 +189,7 @@ class Learner:
     def train_discriminator(self, negatives: torch.Tensor, key: int) -> dict:
         """`disc_epochs` epochs over the real data (label 1) and negatives (label 0); loss and accuracy."""
         cfg, positives = self.config, self.train_data
+        self.last_update = ("disc", key)
         torch.manual_seed(derive_seed(cfg.train.seed, "disc", key))  # dropout draws
         shuffle = torch.Generator().manual_seed(derive_seed(cfg.train.seed, "disc", key, 1))
         # On the device once per round: a copy per batch from pageable memory would sync every step.
@@ -169,6 +199,7 @@ class Learner:
         opt = self.optimizers["disc"]
         total_loss = torch.zeros((), device=self.device)  # summed on the device: no sync per batch
         correct, seen = torch.zeros((), dtype=torch.long, device=self.device), 0
+        bad_scores = torch.zeros((), dtype=torch.long, device=self.device)
         for _ in range(cfg.train.disc_epochs):
             # Shuffled by a CPU generator: the same order on every device.
             order = torch.randperm(len(tokens), generator=shuffle).to(self.device)
@@ -182,10 +213,19 @@ class Learner:
                 opt.step()
                 total_loss += loss.detach() * len(idx)
                 correct += (logits.argmax(-1) == y).sum()
+                bad_scores += nonfinite([logits])
                 seen += len(idx)
         self.discriminator.eval()
+        # No gradient norm for D (it is not clipped): computing one would add kernels to every step
+        # of the hot loop (outside its CUDA graph). A NaN or infinite gradient needs no norm to be
+        # seen: Adam turns it into a NaN weight at that step, and the NaN stays in its moments, so
+        # the weight count at the end of the round catches it.
+        loss_sum, right, bad_scores, bad_weights = read(total_loss, correct, bad_scores,
+                                                        nonfinite(self.discriminator.parameters()))
+        require_finite("disc", key, {"d_loss": loss_sum / seen},
+                       {"D's scores": bad_scores, "discriminator weights": bad_weights})
         self._bump("discriminator")
-        return {"d_loss": total_loss.item() / seen, "d_acc": correct.item() / seen}
+        return {"d_loss": loss_sum / seen, "d_acc": right / seen}
 
     @torch.no_grad()
     def real_prob(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -9,11 +9,12 @@ import threading
 
 import ray
 import torch
-from ray.exceptions import RayActorError
+from ray.exceptions import RayActorError, RayTaskError
 
 from actors.ray_pool import RayPool
 from learner.learner import Learner
 from learner.reaper import start_reaper
+from learner.stopping import LearnerLost
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import Config
 
@@ -28,27 +29,45 @@ class LearnerActor(Learner):
 
 class RemoteLearner:
     """Calls the learner actor synchronously; `publish` returns the packed weights as an object
-    ref, so the driver never downloads them."""
+    ref, so the driver never downloads them. A call whose actor died raises LearnerLost; `restart`
+    starts a fresh actor (the driver then restores it from the latest checkpoint)."""
 
     def __init__(self, config: Config):
-        actor_class = ray.remote(LearnerActor).options(num_cpus=config.learner.num_cpus,
-                                                       num_gpus=config.learner.num_gpus)
-        self.handle = actor_class.remote(config)
+        self.config = config
+        self.handle = self._start()
+
+    def _start(self):
+        actor_class = ray.remote(LearnerActor).options(num_cpus=self.config.learner.num_cpus,
+                                                       num_gpus=self.config.learner.num_gpus)
+        handle = actor_class.remote(self.config)
         try:  # started before anything is written: bad input fails here, as it does inline
-            ray.get(self.handle.__ray_ready__.remote())
+            ray.get(handle.__ray_ready__.remote())
         except RayActorError as error:
-            if not error.actor_init_failed:
-                raise
+            if not error.actor_init_failed:  # it died while starting (its node went away, say)
+                raise LearnerLost(" ".join(str(error).split())[:300]) from error
             reason = next(line for line in reversed(str(error).splitlines()) if line.strip())
             raise ValueError(f"the learner actor could not start: {reason.strip()}") from None
+        return handle
+
+    def restart(self) -> None:
+        ray.kill(self.handle, no_restart=True)
+        self.handle = self._start()
+
+    def _get(self, refs):
+        try:
+            return ray.get(refs)
+        except RayActorError as error:
+            raise LearnerLost(" ".join(str(error).split())[:300]) from error
+        except RayTaskError as error:  # the learner raised: the same error as inline, without Ray's wrapping
+            raise error.cause from None
 
     def publish(self, name: str):
         version_ref, packed_ref = self.handle.publish.options(num_returns=2).remote(name)
-        return ray.get(version_ref), packed_ref
+        return self._get(version_ref), packed_ref
 
     def __getattr__(self, method: str):
         remote_method = getattr(self.handle, method)
-        return lambda *args: ray.get(remote_method.remote(*args))
+        return lambda *args: self._get(remote_method.remote(*args))
 
 
 def connect(config: Config, address: str | None) -> bool:
@@ -66,8 +85,10 @@ def connect(config: Config, address: str | None) -> bool:
     # stop request can finish its step and checkpoint while Ray still runs.
     saved = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
     try:
-        ray.init(num_cpus=config.ray.num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-                 log_to_driver=True)
+        # address="local": a new cluster of our own. Without it Ray joins any cluster that `ray start`
+        # left running on this machine (it reads /tmp/ray/ray_current_cluster).
+        ray.init(address="local", num_cpus=config.ray.num_cpus, include_dashboard=False,
+                 _node_ip_address="127.0.0.1", log_to_driver=True)
     finally:
         if saved is not None:
             signal.signal(signal.SIGINT, saved)

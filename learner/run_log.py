@@ -24,7 +24,7 @@ class RunLog:
         return len(self.records)
 
     def write(self, record: dict) -> None:
-        line = json.dumps(record) + "\n"
+        line = json.dumps(record, allow_nan=False) + "\n"  # strict JSON: a NaN is refused, never written
         self.records.append(record)
         if self.run.local is not None:
             with (self.run.local / METRICS).open("a") as f:  # one line, flushed: a kill leaves whole lines

@@ -1,10 +1,21 @@
-"""Stop requests: SIGTERM (what `ray job stop` sends) and SIGINT (Ctrl-C) let the current step
+"""Why a run stops or goes back to a checkpoint.
+
+Stop requests: SIGTERM (what `ray job stop` sends) and SIGINT (Ctrl-C) let the current step
 finish, then the run writes a checkpoint and exits with a message that says how to resume. A
 second Ctrl-C stops at once (the last checkpoint still resumes)."""
 from __future__ import annotations
 
 import signal
 import threading
+
+
+class LearnerLost(RuntimeError):
+    """The learner (an actor) or its node died: the run goes back to its latest checkpoint."""
+
+
+class RunFailed(RuntimeError):
+    """A fault past its bound (e.g. more lost learners than learner.max_restarts): the run ends, its
+    checkpoints stay for --resume."""
 
 
 class StopRequested(Exception):

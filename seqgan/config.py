@@ -85,7 +85,7 @@ class TrainConfig:
     d_steps: int = 5
     eval_every: int = 5  # MLE epochs / adversarial iterations between NLL evaluations
     eval_samples: int = 9_984
-    checkpoint_every: int = 10  # adversarial iterations between checkpoints
+    checkpoint_every: int = 10  # steps of each phase (epochs, rounds, iterations) between checkpoints
 
 
 @dataclass
@@ -112,6 +112,7 @@ class LearnerConfig:
     num_cpus: float = 0.0  # reserved CPU slots; 0: the learner works while the actors wait
     cuda_graphs: bool = False  # D's training steps replayed as CUDA graphs; needs the learner on a GPU
     deterministic: bool = True  # updates sum in a fixed order (no atomic adds): GPU runs repeat bit for bit
+    max_restarts: int = 3  # learner actors lost (and restored from the latest checkpoint) before the run fails
 
 
 @dataclass
@@ -273,6 +274,7 @@ def validate(c: Config) -> None:
         "train.d_steps": c.train.d_steps, "rollout.num_workers": c.rollout.num_workers,
         "rollout.num_cpus": c.rollout.num_cpus, "rollout.num_gpus": c.rollout.num_gpus,
         "learner.num_gpus": c.learner.num_gpus, "learner.num_cpus": c.learner.num_cpus,
+        "learner.max_restarts": c.learner.max_restarts,
         "discriminator.l2_reg": c.discriminator.l2_reg, "train.seed": c.train.seed,
         "data.oracle_seed": c.data.oracle_seed,
     }

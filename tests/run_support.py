@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Fields that measure time or faults rather than what was computed.
-NOT_COMPARED = ("version_lag_max", "units_rerun")
+NOT_COMPARED = ("version_lag_max", "units_rerun", "learner_restarts")
 
 
 def comparable(records: list[dict]) -> list[dict]:

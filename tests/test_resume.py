@@ -3,6 +3,7 @@ latest checkpoint and writes the same records as a run that was never interrupte
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -52,15 +53,24 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_records(tmp_path, uninter
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_and_sigint_checkpoint_the_current_step_and_say_how_to_resume(tmp_path, uninterrupted, signum):
+@pytest.mark.parametrize("signum, workers", [
+    (signal.SIGTERM, 0),  # what `ray job stop` sends
+    pytest.param(signal.SIGINT, 2, marks=pytest.mark.ray)])  # Ctrl-C: to the terminal's whole process group
+def test_sigterm_and_sigint_checkpoint_the_current_step_and_say_how_to_resume(tmp_path, uninterrupted, signum,
+                                                                              workers):
     run = tmp_path / "run"
-    process = start(*train_args(run, 0), "--set", "train.checkpoint_every=100", log=tmp_path / "first.txt")
+    process = start(*train_args(run, workers), "--set", "train.checkpoint_every=100", log=tmp_path / "first.txt")
     wait_for_records(run, 3, process)
-    os.kill(process.pid, signum)
+    ray_processes = descendants(process)
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # the CLI and the local Ray it started share the group
+    else:
+        os.kill(process.pid, signum)
     assert process.wait(timeout=120) == 128 + signum
     out = (tmp_path / "first.txt").read_text()
     assert f"seqgan train --resume {run}" in out and "Traceback" not in out, out[-2000:]
+    assert all_gone(ray_processes) == [], "the local Ray outlived the stopped run"
+    assert not [p for p in run.rglob("*") if p.name.endswith(".tmp")], "half-written files were left"
     done = len(records(run))
     progress = json.loads((run / "checkpoints" / (run / "checkpoints" / "latest").read_text() / "progress.json")
                           .read_text())
@@ -96,3 +106,21 @@ def test_resume_refuses_a_finished_run_another_config_a_damaged_checkpoint_and_a
     assert "holds no run to resume" in refused(tmp_path / "empty")
     assert "no such run directory" in refused(tmp_path / "nowhere")
     assert (run / "metrics.jsonl").read_bytes() == before, "a refused resume touched the run"
+
+
+@pytest.mark.smoke
+@pytest.mark.ray
+def test_an_error_after_the_local_ray_started_leaves_no_processes_and_no_files(tmp_path):
+    (tmp_path / "short.txt").write_text("1 2 3 4 5 6 7 8 9 10\n" * 4)  # fewer sequences than a batch
+    run = tmp_path / "run"
+    process = start("train", "--config", "deploy/configs/smoke.yaml", "--set", f"data.train_file={tmp_path}/short.txt",
+                    f"data.test_file={tmp_path}/short.txt", "--out", run, log=tmp_path / "log.txt")
+    seen = set()
+    while process.poll() is None:  # the processes of its local Ray, as they come
+        seen |= {p for p in descendants(process) if p.is_running()}
+        time.sleep(0.05)
+    out = (tmp_path / "log.txt").read_text()
+    assert process.returncode == 2 and "fewer than data.batch_size" in out and "Traceback" not in out, out[-2000:]
+    assert seen, "no local Ray was started (the error came too early to test this)"
+    assert all_gone(list(seen)) == [], "processes of the failed run's local Ray are still alive"
+    assert not run.exists(), "a failed run left files"

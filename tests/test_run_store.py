@@ -13,7 +13,6 @@ from learner.learner import Learner
 from learner.run_log import read_records
 from learner.run_store import RunStore, check_location
 from learner.stopping import StopFlag, StopRequested
-from conftest import SMOKE
 from run_support import comparable
 from seqgan.config import load_config
 
@@ -74,7 +73,7 @@ class StopAfter:
 
 
 def stop_test_config():
-    return load_config(SMOKE, ["rollout.num_workers=0", "train.checkpoint_every=3"])
+    return load_config("deploy/configs/smoke.yaml", ["rollout.num_workers=0", "train.checkpoint_every=3"])
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from seqgan.config import Config, ConfigError, dump_config, load_config, to_dict
 # Keys that say where a run's work happens, not what it computes (results are the same for any
 # number of workers): a resumed run may change them.
 PLACEMENT = {"rollout.num_workers", "rollout.num_cpus", "rollout.num_gpus", "rollout.max_retries",
-             "rollout.timeout_s", "learner.num_gpus", "learner.num_cpus", "ray.address", "ray.num_cpus"}
+             "rollout.timeout_s", "learner.num_gpus", "learner.num_cpus", "learner.max_restarts", "ray.address",
+             "ray.num_cpus"}
 
 
 def _flat(tree: dict, prefix: str = "") -> dict:
@@ -69,8 +70,8 @@ def open_run(args):
                          "start a new run with --out")
     config = resumed_config(run_config(run), args.config, args.set, location)
     if not has_checkpoint(run):
-        raise ValueError(f"--resume {location!r}: the run has no checkpoint yet (it stopped while starting); "
-                         "start it again with --out")
+        raise ValueError(f"--resume {location!r}: the run stopped before its first checkpoint, so there is "
+                         "nothing to resume; start it again with a new --out")
     return run, config, load_checkpoint(run)
 
 

@@ -36,6 +36,7 @@ def config_with(*overrides: str):
 
 def init_on_loopback(**kwargs) -> None:
     """ray.init bound to 127.0.0.1 (conftest sets Ray's loopback switch before ray is imported)."""
+    kwargs.setdefault("address", "local")  # our own cluster, never one `ray start` left on the machine
     ray.init(_node_ip_address="127.0.0.1", log_to_driver=False, **kwargs)
     addresses = {n["NodeManagerAddress"] for n in ray.nodes()}
     assert addresses == {"127.0.0.1"}, f"Ray is not bound to 127.0.0.1 only: {addresses}"
