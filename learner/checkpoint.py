@@ -20,6 +20,7 @@ import torch
 
 from learner.run_store import RunStore, staging_folder
 from seqgan.config import Config, load_config
+from seqgan.errors import BadFileError
 from seqgan.models import Generator, build_generator
 from seqgan.packing import atomic_write_bytes, load_into, read_packed, write_packed
 
@@ -102,19 +103,24 @@ def load_checkpoint(run: RunStore, name: str | None = None) -> Checkpoint:
             models = {m: read_packed(folder / f"{m}.sgw") for m in MODELS}
             optimizers = torch.load(folder / "optimizers.pt", weights_only=True, map_location="cpu")
             rng = torch.load(folder / "rng.pt", weights_only=True, map_location="cpu")
-        except (OSError, ValueError, RuntimeError, KeyError, TypeError, EOFError) as error:
-            raise ValueError(f"{where} is damaged: {error}") from None
+        except Exception as error:  # a reader boundary: torch.load and json raise many kinds on bad bytes
+            raise BadFileError(f"{where} is damaged: {type(error).__name__}: {str(error)[:300]}") from None
     return Checkpoint(name, {"models": models, "optimizers": optimizers, "rng": rng,
                              "versions": progress.pop("versions")}, progress)
 
 
 def _check_progress(progress) -> None:
-    ok = isinstance(progress, dict) and all(
-        isinstance(progress.get(k), int) and progress[k] >= 0 for k in ("steps_done", "records")) \
-        and isinstance(progress.get("versions"), dict) and isinstance(progress.get("pending"), (dict, type(None))) \
-        and all(isinstance(v, int) for v in progress["versions"].values())
-    if not ok:
-        raise ValueError("progress.json: expected steps_done, records, versions and pending")
+    counts = isinstance(progress, dict) and all(
+        type(progress.get(k)) is int and progress[k] >= 0 for k in ("steps_done", "records"))
+    versions = counts and isinstance(progress.get("versions"), dict) and \
+        sorted(progress["versions"]) == sorted(MODELS) and all(type(v) is int for v in progress["versions"].values())
+    pending = versions and (progress.get("pending") is None or (
+        isinstance(progress["pending"], dict) and isinstance(progress["pending"].get("phase"), str)
+        and type(progress["pending"].get("step")) is int))
+    wall = pending and isinstance(progress.get("wall_s", 0.0), (int, float))
+    if not wall:
+        raise ValueError("progress.json: expected steps_done and records (integers >= 0), the versions of "
+                         f"{', '.join(MODELS)}, the pending record (phase and step) and wall_s")
 
 
 def run_config(run: RunStore) -> Config:
