@@ -11,10 +11,11 @@ import torch
 from learner.learner import resolve_device
 from rewards.reference import reference_unit_reward_sums
 from rewards.rollout import unit_reward_sums
-from rewards.units import RewardUnit, split_rewards
+from rewards.units import RewardUnit, batch_reward_units
 from seqgan.config import Config, load_config
 from seqgan.models import build_discriminator, build_generator
 from seqgan.seeding import uniforms
+from seqgan.sizing import resolve_units
 
 PAPER = "deploy/configs/paper.yaml"
 
@@ -68,11 +69,10 @@ def rollout(args) -> dict:
     device = resolve_device(args.device, "--device")
     generator, disc, samples = paper_models(config, device)
     r, (batch, seq_len) = config.rollout, samples.shape
-    units = split_rewards(batch, seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes, r.unit_rollouts, 0, 0)
+    units, sizes = batch_reward_units(config, device.type, batch, 0), resolve_units(config, device.type)
     # The reference works like the public implementations: the whole batch per (n, t).
     whole = RewardUnit(0, 0, batch, 1, seq_len, 0, r.num_rollouts, 0, 0)
-    fast_s = seconds(lambda: [unit_reward_sums(generator, disc, samples, u, r.chunk_tokens) for u in units],
-                     args.repeats)
+    fast_s = seconds(lambda: [unit_reward_sums(generator, disc, samples, u, sizes) for u in units], args.repeats)
     reference_s = seconds(lambda: reference_unit_reward_sums(generator, disc, samples, whole), args.repeats)
     floor_s = unavoidable_seconds(generator, disc, batch, seq_len, r.num_rollouts, args.repeats)
     return {"bench": "rollout", "batch": batch, "seq_len": seq_len, "rollouts": r.num_rollouts,
@@ -141,8 +141,7 @@ def scaling(args) -> dict:
                         ray.get([a.set_weights.remote(pool.weights[name][1][0]) for a in pool.actors])
                         broadcast_s.append(time.perf_counter() - start)
                 r = config.rollout
-                units = split_rewards(len(samples), seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes,
-                                      r.unit_rollouts, 0, 0)
+                units = batch_reward_units(config, pool.device_kind, len(samples), 0)
                 pool.run(units[:max(workers, 1)], samples)  # warm-up: first calls pay for imports
                 elapsed = seconds(lambda: pool.run(units, samples), args.repeats)
                 completed = len(samples) * (seq_len - 1) * r.num_rollouts

@@ -159,15 +159,15 @@ def test_bench_rollout_reports_times_ratio_and_ceiling():
     assert ratio_of_rounded(result["speedup"], result["reference_s"], result["fast_s"])
     assert ratio_of_rounded(result["speedup_ceiling"], result["reference_s"], result["floor_s"])
     assert result["machine"]["cores"] >= 1 and result["device"] == "cpu"
-    assert result["units"] == 3  # 4 samples x 19 prefixes in units of 16 x 8: ceil(19 / 8)
+    assert result["units"] == 1  # auto on a CPU: 4 samples x 19 prefixes x 2 rollouts fit one unit of 2,048
 
 
 @pytest.mark.smoke
 def test_bench_rollout_takes_overrides_its_flags_win_and_a_bad_key_is_named():
     out = seqgan("bench", "rollout", "--batch", 4, "--rollouts", 2, "--repeats", 1, "--json",
-                 "--set", "rollout.unit_prefixes=19", "data.batch_size=8")
+                 "--set", "rollout.unit_prefixes=5", "data.batch_size=8")
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["units"] == 1 and result["batch"] == 4  # the bench's own --batch wins over --set
+    assert result["units"] == 4 and result["batch"] == 4  # ceil(19 / 5) spans; the bench's own --batch wins
     bad = seqgan("bench", "rollout", "--repeats", 1, "--set", "rollout.unit_size=4", check=False)
     assert bad.returncode == 2 and "rollout.unit_size" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 

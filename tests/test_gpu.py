@@ -8,6 +8,7 @@ from rewards.rollout import unit_reward_sums
 from rewards.units import split_rewards
 from seqgan.models import Discriminator, Generator
 from seqgan.seeding import uniforms
+from seqgan.sizing import ResolvedUnits
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -19,9 +20,10 @@ def test_rollout_rewards_on_gpu_match_cpu():
     disc = Discriminator(50, 8, [1, 2, 3], [5, 5, 5], 0.25).init_paper_().double().eval()
     samples = generator.sample(uniforms(1, (8, 12)))
     units = split_rewards(8, 12, 4, 4, 5, 4, 3, 0)
-    cpu = [unit_reward_sums(generator, disc, samples, u, 4096) for u in units]
+    sizes = ResolvedUnits(4, 5, 4, chunk_tokens=4096, piece_samples=4, score_rows=341, sample_rows=128)
+    cpu = [unit_reward_sums(generator, disc, samples, u, sizes) for u in units]
     generator.cuda(), disc.cuda()
-    gpu = [unit_reward_sums(generator, disc, samples.cuda(), u, 4096).cpu() for u in units]
+    gpu = [unit_reward_sums(generator, disc, samples.cuda(), u, sizes).cpu() for u in units]
     for a, b in zip(cpu, gpu):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
 
