@@ -22,6 +22,9 @@ DEVICE_KINDS = ("cpu", "cuda")
 # units to share out over actors. GPU: a step is launch-bound below tens of thousands of rows, so
 # the paper's whole batch (64 x 19 x 16 = 19,456) is one unit; long sequences still split.
 UNIT_COMPLETIONS = {"cpu": 2048, "cuda": 1 << 16}
+# Completions of one prefix a unit scores together (one D call) where the batch allows: on a CPU,
+# units of 4 samples (64 per call) took 1.2x the CPU time of units of 16 (256 per call) at T=20.
+GROUP_COMPLETIONS = {"cpu": 256, "cuda": 4096}
 # Shares of the budget: a sample piece's prefix states and D window maxima, then the completions
 # alive; what is left bounds one D call or one block of G's logits (they never overlap).
 PREFIX_SHARE, CHUNK_SHARE = 0.25, 0.25
@@ -87,23 +90,24 @@ class Footprint:
 
 
 def auto_units(c: Config, device_kind: str) -> tuple[int, int, int]:
-    """(samples, prefixes, rollouts) per unit: about UNIT_COMPLETIONS completions, filled rollouts
-    first (a unit shares its prefix work over them), then prefixes, then samples; prefixes and
-    samples in equal spans, samples in powers of two so a batch splits into an even unit count."""
+    """(samples, prefixes, rollouts) per unit: about UNIT_COMPLETIONS completions. All rollouts first
+    (a unit shares its prefix work over them), then samples until a prefix's completions fill a D
+    call of GROUP_COMPLETIONS (a power of two, so a batch splits evenly; each unit re-runs the prefix
+    pass of its samples, so no more), then prefixes in equal spans."""
     r, prefixes, batch = c.rollout, c.model.seq_len - 1, c.data.batch_size
     grain = UNIT_COMPLETIONS[device_kind]
     rollouts = min(r.num_rollouts, grain) if r.unit_rollouts == AUTO else r.unit_rollouts
+    if r.unit_samples == AUTO:
+        fit = max(1, min(-(-GROUP_COMPLETIONS[device_kind] // rollouts), grain // rollouts))
+        unit_samples = min(batch, 1 << (fit.bit_length() - 1))
+    else:
+        unit_samples = r.unit_samples
     if r.unit_prefixes == AUTO:
-        per_span = max(1, min(prefixes, grain // rollouts))
+        per_span = max(1, min(prefixes, grain // (rollouts * min(unit_samples, batch))))
         spans = -(-prefixes // per_span)
         unit_prefixes = -(-prefixes // spans)
     else:
         unit_prefixes = r.unit_prefixes
-    if r.unit_samples == AUTO:
-        fit = max(1, grain // (rollouts * min(unit_prefixes, prefixes)))
-        unit_samples = min(batch, 1 << (fit.bit_length() - 1))
-    else:
-        unit_samples = r.unit_samples
     return unit_samples, unit_prefixes, rollouts
 
 

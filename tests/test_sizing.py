@@ -19,22 +19,22 @@ def units_of(sizes):
 
 @pytest.mark.unit
 def test_auto_units_depend_on_the_device_kind_not_on_workers_or_budget():
-    """T=20, B=64, N=16: a CPU unit of about 2,048 completions (4 x 19 x 16: 16 units), one GPU
+    """T=20, B=64, N=16: a CPU unit of about 2,048 completions (16 x 7 x 16: 12 units), one GPU
     unit for the whole batch; neither moves with the worker count or the budget."""
     for workers in (0, 1, 2, 8):
         for budget in (1 << 26, 1 << 30, 1 << 33):
             config = load_config(PAPER, [f"rollout.num_workers={workers}", f"rollout.memory_budget={budget}"])
-            assert units_of(resolve_units(config, "cpu")) == (4, 19, 16)
+            assert units_of(resolve_units(config, "cpu")) == (16, 7, 16)
             assert units_of(resolve_units(config, "cuda")) == (64, 19, 16)
-    assert len(batch_reward_units(load_config(PAPER), "cpu", 64, 0)) == 16
+    assert len(batch_reward_units(load_config(PAPER), "cpu", 64, 0)) == 12
 
 
 @pytest.mark.unit
 @pytest.mark.parametrize("overrides, cpu, cuda", [
-    (["model.seq_len=200", "data.batch_size=16"], (1, 100, 16), (16, 199, 16)),  # one sample: 3,184 > 2,048
-    (["model.seq_len=1000"], (1, 125, 16), (4, 999, 16)),
-    (["rollout.num_rollouts=256"], (1, 7, 256), (8, 19, 256)),
-    (["rollout.num_rollouts=4096"], (1, 1, 2048), (1, 10, 4096)),  # rollouts first, then prefixes, then samples
+    (["model.seq_len=200", "data.batch_size=16"], (16, 8, 16), (16, 199, 16)),  # 25 CPU units
+    (["model.seq_len=1000"], (16, 8, 16), (64, 63, 16)),
+    (["rollout.num_rollouts=256"], (1, 7, 256), (16, 10, 256)),
+    (["rollout.num_rollouts=4096"], (1, 1, 2048), (1, 10, 4096)),  # rollouts first, then samples, then prefixes
 ])
 def test_auto_units_hold_about_a_device_kinds_grain(overrides, cpu, cuda):
     config = load_config(PAPER, overrides)

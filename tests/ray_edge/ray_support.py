@@ -28,7 +28,7 @@ UNITS = ["rollout.unit_samples=8", "rollout.unit_prefixes=3", "rollout.unit_roll
 SLOW_UNITS = ["rollout.unit_samples=8", "rollout.unit_prefixes=9", "rollout.unit_rollouts=1",
               "rollout.chunk_tokens=10", "rollout.sample_unit=8", "rollout.timeout_s=60"]
 # Auto sizes (the defaults; the smoke preset sets its own) with enough rollouts that a batch makes
-# 4 units of 8 samples x 9 prefixes x 16 rollouts on a CPU (seqgan/sizing.py).
+# 4 units of 16 samples x 5 prefixes x 16 rollouts on a CPU (seqgan/sizing.py).
 AUTO_UNITS = ["rollout.unit_samples=auto", "rollout.unit_prefixes=auto", "rollout.unit_rollouts=auto",
               "rollout.chunk_tokens=auto", "rollout.num_rollouts=16", "rollout.sample_unit=8",
               "rollout.timeout_s=60"]
