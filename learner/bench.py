@@ -73,7 +73,8 @@ def rollout(args) -> list[dict]:
 
 
 def rollout_at(args, seq_len: int) -> dict:
-    config_args = {"seq_len": seq_len, "rollouts": args.rollouts, "overrides": [*args.set, f"data.batch_size={args.batch}"]}
+    config_args = {"seq_len": seq_len, "rollouts": args.rollouts,
+                   "overrides": [*args.set, f"data.batch_size={args.batch}"]}
     config = paper_config(**config_args)
     device = resolve_device(args.device, "--device")
     generator, disc, samples = paper_models(config, device)

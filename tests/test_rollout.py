@@ -203,7 +203,8 @@ def test_conv_flops_match_a_direct_count_of_both_engines(tiny_models):
     counted = []
 
     def count(conv, inputs, output):  # 2 FLOPs per multiply-add, per output window and filter
-        counted.append(2 * conv.in_channels * conv.kernel_size[0] * conv.out_channels * output.shape[0] * output.shape[2])
+        windows = output.shape[0] * output.shape[2]
+        counted.append(2 * conv.in_channels * conv.kernel_size[0] * conv.out_channels * windows)
 
     hooks = [conv.register_forward_hook(count) for conv in disc.convs]
     unit_reward_sums(generator, disc, samples, unit, cut(10**6, 6))
