@@ -27,6 +27,7 @@ class InlinePool:
     def __init__(self, config: Config, device: str = "cpu"):
         self.worker = RolloutWorker(config, device)
         self.threads = config.rollout.torch_threads
+        self.device_kind = self.worker.device.type  # sizes the work units (seqgan/sizing.py)
 
     def publish(self, name: str, version: int, packed: PackedWeights) -> None:
         self.worker.set_weights(packed)

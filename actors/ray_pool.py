@@ -58,6 +58,7 @@ class RayPool:
     def __init__(self, config: Config):
         r = config.rollout
         self.config = config
+        self.device_kind = "cuda" if r.num_gpus > 0 else "cpu"  # as RolloutActor picks; sizes the work units
         actor_class = ray.remote(RolloutActor).options(
             num_cpus=r.num_cpus, num_gpus=r.num_gpus, max_restarts=-1, max_task_retries=0)
         self.actors = [actor_class.remote(config) for _ in range(r.num_workers)]

@@ -12,6 +12,7 @@ from rewards.units import RewardUnit, SampleUnit
 from seqgan.config import Config
 from seqgan.models import build_discriminator, build_generator
 from seqgan.packing import PackedWeights, load_into
+from seqgan.sizing import resolve_units
 
 MODELS = ("generator", "rollout", "discriminator")
 
@@ -45,6 +46,7 @@ class RolloutWorker:
         self.models = {name: m.to(self.device).eval().requires_grad_(False)
                        for name, m in zip(MODELS, (generator, rollout, discriminator))}
         self.versions = {name: -1 for name in MODELS}
+        self.sizes = resolve_units(config, self.device.type)  # how a unit is cut to fit the memory budget
 
     def set_weights(self, packed: PackedWeights) -> bool:
         """Apply `packed` if it is newer than what this worker holds; a stale version is ignored."""
@@ -69,7 +71,7 @@ class RolloutWorker:
             if samples is None:
                 raise ValueError("a reward unit needs the batch of samples it completes")
             value = unit_reward_sums(self.models["rollout"], self.models["discriminator"],
-                                     samples.to(self.device), unit, self.config.rollout.chunk_tokens)
+                                     samples.to(self.device), unit, self.sizes)
         else:
             value = self.models["generator"].sample(unit.draws(self.config.model.seq_len, self.device))
         return UnitResult(unit.index, value.cpu(), {n: self.versions[n] for n in used})

@@ -1,6 +1,7 @@
 """`seqgan bench rollout|scaling`: speed as ratios measured in one run on one machine."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import statistics
@@ -8,13 +9,16 @@ import time
 
 import torch
 
+from learner.bench_memory import peak_bytes
 from learner.learner import resolve_device
 from rewards.reference import reference_unit_reward_sums
 from rewards.rollout import unit_reward_sums
-from rewards.units import RewardUnit, split_rewards
+from rewards.scoring import conv_flops
+from rewards.units import RewardUnit, batch_reward_units
 from seqgan.config import Config, load_config
 from seqgan.models import build_discriminator, build_generator
 from seqgan.seeding import uniforms
+from seqgan.sizing import resolve_units
 
 PAPER = "deploy/configs/paper.yaml"
 
@@ -62,24 +66,55 @@ def seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def rollout(args) -> dict:
-    """Seconds per reward computation (B x (T-1) x N completions scored by D), fast vs reference."""
-    config = paper_config(args.seq_len, args.rollouts, [*args.set, f"data.batch_size={args.batch}"])
+def rollout(args) -> list[dict]:
+    """One record per T: seconds per reward computation (B x (T-1) x N completions scored by D), fast
+    vs reference vs floor, the fast engine's peak memory against the budget, and D's conv FLOPs."""
+    return [rollout_at(args, seq_len) for seq_len in args.seq_len]
+
+
+def rollout_at(args, seq_len: int) -> dict:
+    config_args = {"seq_len": seq_len, "rollouts": args.rollouts,
+                   "overrides": [*args.set, f"data.batch_size={args.batch}"]}
+    config = paper_config(**config_args)
     device = resolve_device(args.device, "--device")
     generator, disc, samples = paper_models(config, device)
-    r, (batch, seq_len) = config.rollout, samples.shape
-    units = split_rewards(batch, seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes, r.unit_rollouts, 0, 0)
+    r, batch = config.rollout, len(samples)
+    units, sizes = batch_reward_units(config, device.type, batch, 0), resolve_units(config, device.type)
     # The reference works like the public implementations: the whole batch per (n, t).
     whole = RewardUnit(0, 0, batch, 1, seq_len, 0, r.num_rollouts, 0, 0)
-    fast_s = seconds(lambda: [unit_reward_sums(generator, disc, samples, u, r.chunk_tokens) for u in units],
-                     args.repeats)
-    reference_s = seconds(lambda: reference_unit_reward_sums(generator, disc, samples, whole), args.repeats)
+    fast_s = seconds(lambda: [unit_reward_sums(generator, disc, samples, u, sizes) for u in units], args.repeats)
+    reference_s = None if args.no_reference else seconds(
+        lambda: reference_unit_reward_sums(generator, disc, samples, whole), args.repeats)
     floor_s = unavoidable_seconds(generator, disc, batch, seq_len, r.num_rollouts, args.repeats)
+    peak = peak_bytes(config_args, device)
     return {"bench": "rollout", "batch": batch, "seq_len": seq_len, "rollouts": r.num_rollouts,
-            "units": len(units), "fast_s": round(fast_s, 3), "reference_s": round(reference_s, 3),
-            "speedup": round(reference_s / fast_s, 2), "floor_s": round(floor_s, 3),
-            "speedup_ceiling": round(reference_s / floor_s, 2), "repeats": args.repeats,
-            "device": str(device), "machine": machine(device)}
+            "units": len(units), "sizes": dataclasses.asdict(sizes), "fast_s": round(fast_s, 3),
+            "reference_s": reference_s and round(reference_s, 3),
+            "speedup": reference_s and round(reference_s / fast_s, 2), "floor_s": round(floor_s, 3),
+            "speedup_ceiling": reference_s and round(reference_s / floor_s, 2),
+            "fast_over_floor": round(fast_s / floor_s, 2), "peak_bytes": peak, "memory_budget": r.memory_budget,
+            "peak_over_budget": round(peak / r.memory_budget, 3), "peak_measure": PEAK_MEASURE[device.type],
+            "d_conv": d_conv_flops(config, batch), "repeats": args.repeats, "device": str(device),
+            "machine": machine(device)}
+
+
+PEAK_MEASURE = {"cpu": "peak RSS growth of a fresh process", "cuda": "torch.cuda.max_memory_allocated growth"}
+
+
+def d_conv_flops(config: Config, batch: int) -> dict:
+    """D's convolution GFLOP of one reward computation, with and without prefix-window sharing."""
+    d = config.discriminator
+    shared, every = conv_flops(config.model.seq_len, config.rollout.num_rollouts, d.embed_dim, d.filter_sizes,
+                               d.num_filters)
+    return {"gflop_shared": round(batch * shared / 1e9, 1), "gflop_every_window": round(batch * every / 1e9, 1),
+            "saved": round(1 - shared / every, 3)}
+
+
+def flops(args) -> list[dict]:
+    """`bench flops`: D's conv FLOPs saved by prefix-window sharing at each T (arithmetic, no timing)."""
+    return [{"bench": "flops", "batch": args.batch, "seq_len": seq_len, "rollouts": args.rollouts,
+             "d_conv": d_conv_flops(paper_config(seq_len, args.rollouts, args.set), args.batch)}
+            for seq_len in args.seq_len]
 
 
 @torch.no_grad()
@@ -99,68 +134,8 @@ def unavoidable_seconds(generator, disc, batch: int, seq_len: int, rollouts: int
             + seconds(lambda: [disc.head(features[i:i + rows]) for i in range(0, completions, rows)], repeats))
 
 
-def scaling_config(seq_len: int, rollouts: int, workers: int, device: torch.device,
-                   overrides: list[str] = ()) -> Config:
-    """CPU actors get one core and one torch thread each; GPU actors share one GPU (1/K each)."""
-    per_actor = ([f"rollout.num_gpus={(10_000 // workers) / 10_000}"]  # Ray counts GPU shares in 1e-4 steps
-                 if device.type == "cuda" and workers else ["rollout.torch_threads=1", "rollout.num_cpus=1"])
-    return paper_config(seq_len, rollouts, [*overrides, f"rollout.num_workers={workers}", *per_actor])
-
-
-def scaling(args) -> dict:
-    """Rollout-phase throughput (completed rollouts/s) with K Ray actors; K=0 runs the same units
-    with the same worker code in this process (the single-process baseline)."""
-    import ray
-
-    from actors.inline_pool import InlinePool
-    from actors.ray_pool import RayPool
-    from learner.learner import Learner
-
-    if any(k < 0 for k in args.workers):
-        raise ValueError(f"--workers {args.workers}: worker counts must be >= 0")
-    device = resolve_device(args.device, "--device")
-    started = not ray.is_initialized() and max(args.workers) > 0
-    if started:
-        ray.init(address="local", num_cpus=max(args.workers), num_gpus=1 if device.type == "cuda" else 0,
-                 include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    throughput, broadcast_s = {}, []
-    try:
-        for seq_len in args.seq_lens:
-            for workers in args.workers:
-                config = scaling_config(seq_len, args.rollouts, workers, device, args.set)
-                learner = Learner(config)
-                pool = RayPool(config) if workers else InlinePool(config, str(device))
-                if workers:
-                    ray.get([actor.pid.remote() for actor in pool.actors])  # started, before any timing
-                _, _, samples = paper_models(config)
-                for name in ("rollout", "discriminator"):
-                    start = time.perf_counter()
-                    version, packed = learner.publish(name)
-                    pool.publish(name, version, packed)
-                    if workers:
-                        ray.get([a.set_weights.remote(pool.weights[name][1][0]) for a in pool.actors])
-                        broadcast_s.append(time.perf_counter() - start)
-                r = config.rollout
-                units = split_rewards(len(samples), seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes,
-                                      r.unit_rollouts, 0, 0)
-                pool.run(units[:max(workers, 1)], samples)  # warm-up: first calls pay for imports
-                elapsed = seconds(lambda: pool.run(units, samples), args.repeats)
-                completed = len(samples) * (seq_len - 1) * r.num_rollouts
-                throughput[f"T{seq_len}_K{workers}"] = round(completed / elapsed, 1)
-                pool.close()
-    finally:
-        if started:
-            ray.shutdown()
-    lo, hi = min(args.workers), max(args.workers)
-    speedup = {f"T{t}": round(throughput[f"T{t}_K{hi}"] / throughput[f"T{t}_K{lo}"], 2) for t in args.seq_lens}
-    return {"bench": "scaling", "throughput": throughput, f"speedup_{hi}v{lo}": speedup,
-            "broadcast_s_per_version": round(statistics.median(broadcast_s), 4) if broadcast_s else None,
-            "rollouts": args.rollouts, "repeats": args.repeats, "device": str(device),
-            "machine": machine(device)}
-
-
 def describe(result: dict) -> str:
-    lines = [f"machine: {result['machine']}"]
+    lines = [f"machine: {result['machine']}"] if "machine" in result else []
     for key, value in result.items():
         if key != "machine":
             lines.append(f"{key}: {value}")

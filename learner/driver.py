@@ -23,7 +23,7 @@ from learner.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from learner.run_log import RunLog, records_at
 from learner.run_store import RunStore
 from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
-from rewards.units import assemble_rewards, split_rewards, split_samples
+from rewards.units import assemble_rewards, batch_reward_units, split_samples
 from seqgan.config import Config, dump_config
 from seqgan.data import read_tokens
 from seqgan.metrics import finite_or_none, nll_per_token
@@ -126,13 +126,11 @@ class Trainer:
 
     def rewards(self, samples: torch.Tensor, step: int) -> torch.Tensor:
         """Q [B, T]: Monte Carlo rewards of the rollout policy's completions under D."""
-        r, (batch, seq_len) = self.config.rollout, samples.shape
-        units = split_rewards(batch, seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes,
-                              r.unit_rollouts, self.config.train.seed, step)
+        units = batch_reward_units(self.config, self.pool.device_kind, len(samples), step)
         results = self.pool.run(units, samples)
         self._check_versions(results)
         return assemble_rewards(units, [x.value for x in results], self.learner.real_prob(samples),
-                                seq_len, r.num_rollouts)
+                                samples.shape[1], self.config.rollout.num_rollouts)
 
     def eval_samples(self) -> torch.Tensor:
         return self.generate(self.config.train.eval_samples, "eval", self.steps_done)

@@ -5,8 +5,11 @@ Here the prefix states are computed once, then every (sample, prefix, rollout) c
 work unit advances together, one batched step per position; completions are ordered by prefix
 length so the finished ones drop off the end and no step is wasted. D scores all completions in
 large batches and convolves only the windows that reach past each prefix (rewards/scoring.py).
-`chunk_tokens` bounds how many completion tokens are alive at once, so long sequences run in a
-fixed memory budget.
+
+Memory stays within `rollout.memory_budget` at any T and N (seqgan/sizing.py sizes the pieces): a
+unit's samples are taken `piece_samples` at a time, `chunk_tokens` completion tokens are alive at
+once, D sees `score_rows` completions per call and G's logits are made `sample_rows` rows at a time.
+How a unit is cut changes no completion's draws or arithmetic, only how many run side by side.
 """
 from __future__ import annotations
 
@@ -15,11 +18,12 @@ import torch
 from rewards.scoring import prefix_window_max, score_prefix_group
 from rewards.units import RewardUnit
 from seqgan.models import Discriminator, Generator
+from seqgan.sizing import ResolvedUnits
 
 
 @torch.no_grad()
 def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes: list[int],
-                      draws: torch.Tensor) -> torch.Tensor:
+                      draws: torch.Tensor, sample_rows: int) -> torch.Tensor:
     """Complete prefixes of `samples` [b, T] with the policy, all at once.
 
     states: (h, c) [b, T-1, H] from `policy.prefix_states`; prefixes: ascending prefix lengths (P);
@@ -28,7 +32,8 @@ def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes
     num_prefix, b, n, seq_len = draws.shape
     ts = torch.tensor(prefixes, device=samples.device)  # [P]
     # [P*b*n, T]: each row starts as its sample; positions past the prefix get overwritten.
-    completions = samples[None, :, None].expand(num_prefix, b, n, seq_len).reshape(-1, seq_len).clone()
+    completions = samples[None, :, None].expand(num_prefix, b, n, seq_len).clone(
+        memory_format=torch.contiguous_format).view(-1, seq_len)
     unit_prefix = ts.repeat_interleave(b * n)  # [U]
     u = draws.reshape(-1, seq_len)  # [U, T]
     h, c = (s[:, ts - 1].transpose(0, 1).unsqueeze(2).expand(-1, -1, n, -1).reshape(-1, s.shape[-1])
@@ -41,50 +46,64 @@ def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes
         h, c, inputs = h[:active], c[:active], inputs[:active]
         h, c = policy.advance(inputs, (h, c))
         position = unit_prefix[:active] + k  # [active], 0-based column of y_{t+k+1}
-        inputs = policy.next_tokens(h, u[rows[:active], position])
+        inputs = policy.next_tokens(h, u[rows[:active], position], sample_rows)
         completions[rows[:active], position] = inputs
     return completions
 
 
 @torch.no_grad()
 def unit_reward_sums(policy: Generator, disc: Discriminator, samples: torch.Tensor, unit: RewardUnit,
-                     chunk_tokens: int) -> torch.Tensor:
+                     sizes: ResolvedUnits) -> torch.Tensor:
     """Sum over the unit's rollouts of D(completion), [unit samples, unit prefixes] float64.
 
-    samples: the whole batch [B, T]; the unit picks its rows and prefixes. At most `chunk_tokens`
-    completion tokens are alive at once (at least one sample's rollouts of one prefix): whole prefix
-    groups when they fit, else one prefix for a slice of the samples.
+    samples: the whole batch [B, T]; the unit picks its rows and prefixes, and takes its samples
+    `sizes.piece_samples` at a time so their prefix states and D window maxima stay in the budget.
     """
     rows = samples[unit.sample_start:unit.sample_stop]  # [b, T]
-    b, seq_len = rows.shape
+    sums = torch.empty(len(rows), len(unit.prefixes), dtype=torch.float64, device=rows.device)
+    for s0 in range(0, len(rows), sizes.piece_samples):
+        part = slice(s0, min(len(rows), s0 + sizes.piece_samples))
+        sums[part] = sample_piece_sums(policy, disc, rows[part], unit, part, sizes)
+    return sums
+
+
+def sample_piece_sums(policy: Generator, disc: Discriminator, rows: torch.Tensor, unit: RewardUnit,
+                      part: slice, sizes: ResolvedUnits) -> torch.Tensor:
+    """Reward sums [s, P] of the unit's samples `part` (rows [s, T]). At most `chunk_tokens`
+    completion tokens are alive at once: whole prefix groups when they fit, else one prefix for a
+    slice of the samples (at least one sample's rollouts of one prefix)."""
+    s, seq_len = rows.shape
     n, prefixes = unit.num_rollouts, list(unit.prefixes)
-    states = policy.prefix_states(rows)  # (h, c) [b, T-1, H], once for all rollouts
+    states = policy.prefix_states(rows)  # (h, c) [s, T-1, H], once for all rollouts
     window_max = prefix_window_max(disc, rows)  # D's windows inside prefixes, once for all rollouts
-    per_chunk = chunk_tokens // (b * n * seq_len)  # whole prefix groups per chunk
-    piece = b if per_chunk else max(1, chunk_tokens // (n * seq_len))  # samples per chunk
+    per_chunk = sizes.chunk_tokens // (s * n * seq_len)  # whole prefix groups per chunk
+    group = s if per_chunk else max(1, sizes.chunk_tokens // (n * seq_len))  # samples per chunk
     per_chunk = max(1, per_chunk)
-    sums = torch.empty(b, len(prefixes), dtype=torch.float64, device=rows.device)
+    sums = torch.empty(s, len(prefixes), dtype=torch.float64, device=rows.device)
     for first in range(0, len(prefixes), per_chunk):
         chunk = prefixes[first:first + per_chunk]
-        draws = torch.stack([unit.draws(t, seq_len, rows.device) for t in chunk])  # [P, b, n, T]
-        for s0 in range(0, b, piece):
-            part = slice(s0, min(b, s0 + piece))
-            sums[part, first:first + len(chunk)] = piece_reward_sums(
-                policy, disc, rows[part], tuple(s[part] for s in states), [m[part] for m in window_max],
-                chunk, draws[:, part], chunk_tokens)
+        draws = torch.empty(len(chunk), s, n, seq_len, dtype=torch.float64, device=rows.device)  # [P, s, n, T]
+        for p, t in enumerate(chunk):  # a unit draws per prefix for all its samples; keep this piece's
+            draws[p] = unit.draws(t, seq_len, rows.device)[part]
+        for g0 in range(0, s, group):
+            g = slice(g0, min(s, g0 + group))
+            sums[g, first:first + len(chunk)] = piece_reward_sums(
+                policy, disc, rows[g], tuple(x[g] for x in states), [m[g] for m in window_max],
+                chunk, draws[:, g], sizes)
     return sums
 
 
 def piece_reward_sums(policy: Generator, disc: Discriminator, rows: torch.Tensor, states, window_max: list,
-                      chunk: list[int], draws: torch.Tensor, chunk_tokens: int) -> torch.Tensor:
+                      chunk: list[int], draws: torch.Tensor, sizes: ResolvedUnits) -> torch.Tensor:
     """Reward sums [s, P] of samples rows [s, T] for prefix lengths `chunk` (P), draws [P, s, n, T]."""
     num_prefix, s, n, seq_len = draws.shape
     group = s * n  # completions of one prefix, ordered (sample, rollout)
     sample_rows = torch.arange(s, device=rows.device).repeat_interleave(n)  # [group]
-    score_rows = max(1, chunk_tokens // seq_len)  # completions per D call
-    completions = complete_prefixes(policy, rows, states, chunk, draws).view(num_prefix, group, seq_len)
+    completions = complete_prefixes(policy, rows, states, chunk, draws, sizes.sample_rows)
+    completions = completions.view(num_prefix, group, seq_len)
+    step = sizes.score_rows
     probs = torch.stack([
-        torch.cat([score_prefix_group(disc, completions[p, i:i + score_rows], t, sample_rows[i:i + score_rows],
-                                      window_max) for i in range(0, group, score_rows)])
+        torch.cat([score_prefix_group(disc, completions[p, i:i + step], t, sample_rows[i:i + step], window_max)
+                   for i in range(0, group, step)])
         for p, t in enumerate(chunk)]).view(num_prefix, s, n)
     return probs.double().sum(-1).transpose(0, 1)  # [s, P]

@@ -9,7 +9,6 @@ pooled features as usual. Same result as `Discriminator.real_prob` (to float rou
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from seqgan.models import Discriminator
 
@@ -19,7 +18,8 @@ def prefix_window_max(disc: Discriminator, samples: torch.Tensor) -> list[torch.
     """Per conv: running max over windows of the samples [b, T] -> [b, F, W]; entry s is the max
     over windows starting at 0..s (relu outputs, so 0 stands for "no window")."""
     embedded = disc.embedding(samples).transpose(1, 2)  # [b, E, T]
-    return [F.relu(conv(embedded)).cummax(dim=-1).values for conv in disc.convs]
+    # relu after the running max: the same values (relu is monotone), one pass over a smaller tensor
+    return [conv(embedded).cummax(dim=-1).values.relu_() for conv in disc.convs]
 
 
 @torch.no_grad()
@@ -32,8 +32,24 @@ def score_prefix_group(disc: Discriminator, completions: torch.Tensor, prefix: i
     for conv, running in zip(disc.convs, window_max):
         size = conv.kernel_size[0]
         first_touching = max(0, prefix - size + 1)  # first window that reaches past the prefix
-        suffix = F.relu(conv(embedded[:, :, first_touching:])).amax(dim=-1)  # [R, F]
+        suffix = conv(embedded[:, :, first_touching:]).amax(dim=-1).relu_()  # [R, F]; relu commutes with max
         if first_touching > 0:  # windows 0..first_touching-1 lie inside the prefix
             suffix = torch.maximum(suffix, running[sample_rows, :, first_touching - 1])
         pooled.append(suffix)
     return torch.softmax(disc.head(torch.cat(pooled, dim=1)), dim=-1)[:, 1]
+
+
+
+def conv_flops(seq_len: int, rollouts: int, embed_dim: int, filter_sizes: list[int],
+               num_filters: list[int]) -> tuple[int, int]:
+    """D's convolution FLOPs (2 per multiply-add) to score the N rollouts of every prefix y_1..y_t,
+    t = 1..T-1, of one sample: (with prefix-window sharing, convolving every window). Sharing
+    convolves the sample's own windows once, then per completion only the windows that reach past
+    its prefix; the reference convolves all T - s + 1 windows of every completion."""
+    shared = every = 0
+    for size, filters in zip(filter_sizes, num_filters):
+        per_window, windows = 2 * embed_dim * size * filters, seq_len - size + 1
+        every += per_window * windows * (seq_len - 1) * rollouts
+        past_prefix = sum(windows - max(0, t - size + 1) for t in range(1, seq_len))
+        shared += per_window * (windows + past_prefix * rollouts)
+    return shared, every

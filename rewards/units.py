@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
+from seqgan.config import Config
 from seqgan.seeding import derive_seed, uniforms
+from seqgan.sizing import resolve_units
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,13 @@ def split_rewards(batch: int, seq_len: int, num_rollouts: int, unit_samples: int
             for r0, r1 in _spans(num_rollouts, unit_rollouts):
                 units.append(RewardUnit(len(units), s0, s1, p0, p1, r0, r1, run_seed, iteration))
     return units
+
+
+def batch_reward_units(config: Config, device_kind: str, batch: int, iteration: int) -> list[RewardUnit]:
+    """The units of one reward computation, sized by the config for workers on `device_kind`."""
+    u = resolve_units(config, device_kind)
+    return split_rewards(batch, config.model.seq_len, config.rollout.num_rollouts, u.unit_samples,
+                         u.unit_prefixes, u.unit_rollouts, config.train.seed, iteration)
 
 
 def split_samples(count: int, unit_size: int, run_seed: int, phase: str, *keys: int) -> list[SampleUnit]:

@@ -33,6 +33,9 @@ MAX_SEQUENCES = 10**8  # any count of sequences: data sets, batches, samples, wo
 MAX_TOKENS = 2**31  # sequences x seq_len of one set (16 GiB of int64 ids); rollout.chunk_tokens
 MAX_PARAMETERS = 2**31  # weights of G or D (8 GiB of float32 each)
 
+AUTO = "auto"
+Size = int | str  # a positive int, or AUTO: sized by seqgan/sizing.py from the budget and the device kind
+
 
 @dataclass
 class ModelConfig:
@@ -92,10 +95,11 @@ class TrainConfig:
 class RolloutConfig:
     num_rollouts: int = 16  # N Monte Carlo completions per prefix
     update_rate: float = 0.0  # rollout policy <- rate * rollout + (1 - rate) * G; 0 = the paper
-    chunk_tokens: int = 262_144  # completion tokens held at once: bounds memory for long T
-    unit_samples: int = 16  # work unit = samples x prefix positions x rollouts
-    unit_prefixes: int = 8
-    unit_rollouts: int = 16
+    memory_budget: int = 1 << 30  # bytes a reward computation may hold at once, per worker
+    chunk_tokens: Size = AUTO  # completion tokens held at once
+    unit_samples: Size = AUTO  # work unit = samples x prefix positions x rollouts
+    unit_prefixes: Size = AUTO
+    unit_rollouts: Size = AUTO
     sample_unit: int = 512  # sequences per sampling work unit (negatives, fresh batches)
     num_workers: int = 0  # 0 = inline: the same worker code in this process
     num_cpus: float = 1.0  # per rollout actor
@@ -142,6 +146,8 @@ def _coerce(value, hint, key: str):
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
+        if hint == Size:
+            return _coerce_size(value, key)
         return _coerce(value, inner[0], key)
     if origin is list:
         (item,) = typing.get_args(hint)
@@ -169,6 +175,12 @@ def _short(value, limit: int = 60) -> str:
     """repr() cut short: a file may hold huge values."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _coerce_size(value, key: str):
+    if value == AUTO or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{key}: expected a positive int or {AUTO!r}, got {value!r}")
 
 
 def _build(cls, raw: dict, prefix: str):
@@ -258,9 +270,9 @@ def validate(c: Config) -> None:
         "data.num_test": c.data.num_test, "data.batch_size": c.data.batch_size,
         "train.disc_epochs": c.train.disc_epochs, "train.eval_every": c.train.eval_every,
         "train.eval_samples": c.train.eval_samples, "train.checkpoint_every": c.train.checkpoint_every,
-        "rollout.num_rollouts": c.rollout.num_rollouts, "rollout.chunk_tokens": c.rollout.chunk_tokens,
-        "rollout.unit_samples": c.rollout.unit_samples, "rollout.unit_prefixes": c.rollout.unit_prefixes,
-        "rollout.unit_rollouts": c.rollout.unit_rollouts, "rollout.sample_unit": c.rollout.sample_unit,
+        "rollout.num_rollouts": c.rollout.num_rollouts, "rollout.memory_budget": c.rollout.memory_budget,
+        **{f"rollout.{k}": v for k, v in explicit_sizes(c.rollout).items()},
+        "rollout.sample_unit": c.rollout.sample_unit,
         "rollout.torch_threads": c.rollout.torch_threads, "rollout.max_retries": c.rollout.max_retries,
         "rollout.timeout_s": c.rollout.timeout_s, "generator.init_std": c.generator.init_std,
         "generator.grad_clip": c.generator.grad_clip,
@@ -305,10 +317,6 @@ def validate(c: Config) -> None:
     _require(not c.learner.cuda_graphs or c.rollout.num_workers == 0 or c.learner.num_gpus > 0,
              f"learner.cuda_graphs needs a GPU for the learner actor (rollout.num_workers is "
              f"{c.rollout.num_workers}): set learner.num_gpus, got {c.learner.num_gpus!r}")
-    smallest_piece = min(c.rollout.unit_rollouts, c.rollout.num_rollouts) * c.model.seq_len
-    _require(c.rollout.chunk_tokens >= smallest_piece,
-             f"rollout.chunk_tokens ({c.rollout.chunk_tokens}) must hold at least one sample's rollouts of one "
-             f"prefix: rollout.unit_rollouts x model.seq_len = {smallest_piece}")
     _require(c.data.num_train >= c.data.batch_size,
              f"data.num_train ({c.data.num_train}) must be >= data.batch_size ({c.data.batch_size})")
     _require((c.data.train_file is None) == (c.data.test_file is None),
@@ -316,6 +324,17 @@ def validate(c: Config) -> None:
              f"{c.data.train_file!r} / {c.data.test_file!r}")
     _require(c.data.train_file is None or c.data.oracle is None,
              "give either data.oracle or data.train_file, not both")
+    from seqgan.sizing import DEVICE_KINDS, resolve_units  # sizing reads the checked config above
+    for kind in DEVICE_KINDS:  # the work units must fit the budget wherever the workers run
+        resolve_units(c, kind)
+
+
+SIZE_KEYS = ("chunk_tokens", "unit_samples", "unit_prefixes", "unit_rollouts")
+
+
+def explicit_sizes(r: RolloutConfig) -> dict[str, int]:
+    """The work-unit sizes the user set (not auto), by key."""
+    return {k: getattr(r, k) for k in SIZE_KEYS if getattr(r, k) != AUTO}
 
 
 def _require_finite(c: Config) -> None:
@@ -334,7 +353,7 @@ def _require_sizes_in_bounds(c: Config) -> None:
         "model.vocab_size": (c.model.vocab_size, MAX_VOCAB_SIZE),
         "model.seq_len": (c.model.seq_len, MAX_SEQ_LEN),
         **{key: (value, MAX_SEQUENCES) for key, value in _sequence_counts(c).items()},
-        "rollout.chunk_tokens": (c.rollout.chunk_tokens, MAX_TOKENS),
+        **({"rollout.chunk_tokens": (c.rollout.chunk_tokens, MAX_TOKENS)} if c.rollout.chunk_tokens != AUTO else {}),
         **{f"{key} x model.seq_len": (value * c.model.seq_len, MAX_TOKENS) for key, value in (
             ("data.num_train", c.data.num_train), ("data.num_test", c.data.num_test),
             ("train.eval_samples", c.train.eval_samples))},
@@ -350,8 +369,7 @@ def _sequence_counts(c: Config) -> dict[str, int]:
     return {"data.num_train": c.data.num_train, "data.num_test": c.data.num_test,
             "data.batch_size": c.data.batch_size, "train.eval_samples": c.train.eval_samples,
             "rollout.num_rollouts": c.rollout.num_rollouts, "rollout.sample_unit": c.rollout.sample_unit,
-            "rollout.unit_samples": c.rollout.unit_samples, "rollout.unit_prefixes": c.rollout.unit_prefixes,
-            "rollout.unit_rollouts": c.rollout.unit_rollouts}
+            **{f"rollout.{key}": value for key, value in explicit_sizes(c.rollout).items() if key != "chunk_tokens"}}
 
 
 def _generator_parameters(c: Config) -> int:

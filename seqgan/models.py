@@ -84,10 +84,11 @@ class Generator(nn.Module):
         return torch.sigmoid(o) * torch.tanh(c), c
 
     @torch.no_grad()
-    def next_tokens(self, h: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
-        """Sample the next tokens [U] from hidden states h [U, H]; logits are made block by block,
-        small on a CPU (cache) and large on a GPU (few kernel launches, memory still bounded)."""
-        rows = SAMPLE_ROWS if h.device.type == "cpu" else max(1, GPU_SAMPLE_ELEMENTS // self.vocab_size)
+    def next_tokens(self, h: torch.Tensor, uniforms: torch.Tensor, rows: int | None = None) -> torch.Tensor:
+        """Sample the next tokens [U] from hidden states h [U, H]; logits are made `rows` rows at a time,
+        by default small blocks on a CPU (cache) and large on a GPU (few kernel launches, memory bounded)."""
+        if rows is None:
+            rows = SAMPLE_ROWS if h.device.type == "cpu" else max(1, GPU_SAMPLE_ELEMENTS // self.vocab_size)
         return torch.cat([sample_tokens(self.out(h[r:r + rows]), uniforms[r:r + rows])
                           for r in range(0, len(h), rows)])
 
@@ -99,12 +100,11 @@ class Generator(nn.Module):
         """
         state = self.initial_state(tokens.shape[0])
         inputs = self.inputs_for(tokens)  # [B, T]
-        hs, cs = [], []
-        for t in range(tokens.shape[1] - 1):
+        hs, cs = (state[0].new_empty(tokens.shape[0], tokens.shape[1] - 1, state[0].shape[1]) for _ in range(2))
+        for t in range(tokens.shape[1] - 1):  # written in place: no list of steps beside the result
             state = self.advance(inputs[:, t], state)
-            hs.append(state[0])
-            cs.append(state[1])
-        return torch.stack(hs, dim=1), torch.stack(cs, dim=1)
+            hs[:, t], cs[:, t] = state
+        return hs, cs
 
     @torch.no_grad()
     def sample(self, uniforms: torch.Tensor) -> torch.Tensor:

@@ -17,15 +17,17 @@ from rewards.rollout import unit_reward_sums
 from rewards.units import split_rewards
 from seqgan.models import Discriminator, Generator
 from seqgan.seeding import uniforms
+from seqgan.sizing import ResolvedUnits
+sizes = ResolvedUnits(16, 8, 16, chunk_tokens=262144, piece_samples=16, score_rows=256, sample_rows=128)
 torch.manual_seed(0)
 generator = Generator(200, 32, 32, 20).init_normal_(1.0).eval()
 disc = Discriminator(200, 32, [1, 2, 3, 5, 10, 20], [20, 40, 40, 40, 20, 32], 0.25).init_paper_().eval()
 samples = generator.sample(uniforms(1, (16, 20)))
 unit = split_rewards(16, 20, 16, 16, 8, 16, 0, 0)[0]
-unit_reward_sums(generator, disc, samples, unit, 262144)  # first use: pages fault in once
+unit_reward_sums(generator, disc, samples, unit, sizes)  # first use: pages fault in once
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(3):
-    unit_reward_sums(generator, disc, samples, unit, 262144)
+    unit_reward_sums(generator, disc, samples, unit, sizes)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 

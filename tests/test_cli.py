@@ -167,17 +167,37 @@ def test_bench_rollout_reports_times_ratio_and_ceiling():
     assert ratio_of_rounded(result["speedup"], result["reference_s"], result["fast_s"])
     assert ratio_of_rounded(result["speedup_ceiling"], result["reference_s"], result["floor_s"])
     assert result["machine"]["cores"] >= 1 and result["device"] == "cpu"
-    assert result["units"] == 3  # 4 samples x 19 prefixes in units of 16 x 8: ceil(19 / 8)
+    assert result["units"] == 1  # auto on a CPU: 4 samples x 19 prefixes x 2 rollouts fit one unit of 2,048
+    # peak RSS growth of a fresh process: above nothing, well within the default 1 GiB budget
+    assert 0 <= result["peak_bytes"] <= result["memory_budget"] == 1 << 30  # 0: pages swapped out mid-run
+    assert result["d_conv"]["saved"] > 0 and result["fast_over_floor"] > 0
 
 
 @pytest.mark.smoke
 def test_bench_rollout_takes_overrides_its_flags_win_and_a_bad_key_is_named():
     out = seqgan("bench", "rollout", "--batch", 4, "--rollouts", 2, "--repeats", 1, "--json",
-                 "--set", "rollout.unit_prefixes=19", "data.batch_size=8")
+                 "--set", "rollout.unit_prefixes=5", "data.batch_size=8")
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["units"] == 1 and result["batch"] == 4  # the bench's own --batch wins over --set
+    assert result["units"] == 4 and result["batch"] == 4  # ceil(19 / 5) spans; the bench's own --batch wins
     bad = seqgan("bench", "rollout", "--repeats", 1, "--set", "rollout.unit_size=4", check=False)
     assert bad.returncode == 2 and "rollout.unit_size" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
+@pytest.mark.smoke
+def test_bench_rollout_at_several_lengths_draws_a_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = seqgan("bench", "rollout", "--batch", 2, "--seq-len", 20, 24, "--rollouts", 2, "--repeats", 1,
+                 "--no-reference", "--json", "--plot", tmp_path / "rollout.png")
+    records = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert [r["seq_len"] for r in records] == [20, 24] and all(r["reference_s"] is None for r in records)
+    assert (tmp_path / "rollout.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.smoke
+def test_bench_flops_reports_the_share_prefix_sharing_saves():
+    out = seqgan("bench", "flops", "--seq-len", 20, 200, "--json")
+    saved = [json.loads(line)["d_conv"]["saved"] for line in out.stdout.strip().splitlines()]
+    assert 0 < saved[0] < saved[1] < 0.5  # sharing saves more as T grows, below half of the windows
 
 
 @pytest.mark.smoke
@@ -218,9 +238,11 @@ def test_a_local_cluster_too_small_for_the_actors_is_a_clear_error_and_writes_no
 
 @pytest.mark.smoke
 def test_bench_scaling_in_process_baseline_and_bad_worker_count():
-    out = seqgan("bench", "scaling", "--workers", 0, "--seq-lens", 20, "--rollouts", 1, "--repeats", 1, "--json")
+    out = seqgan("bench", "scaling", "--workers", 0, "--seq-lens", 20, "--rollouts", 1, 2, "--batch", 4,
+                 "--repeats", 1, "--json")
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert set(result["throughput"]) == {"T20_K0"} and result["throughput"]["T20_K0"] > 0
-    assert result["speedup_0v0"] == {"T20": 1.0} and result["broadcast_s_per_version"] is None
+    assert set(result["throughput"]) == {"T20_N1_K0", "T20_N2_K0"} and min(result["throughput"].values()) > 0
+    assert result["speedup_0v0"] == {"T20_N1": 1.0, "T20_N2": 1.0} and result["broadcast_s_per_version"] is None
+    assert result["units"] == {"T20_N1_K0": 1, "T20_N2_K0": 1} and result["batch"] == 4
     bad = seqgan("bench", "scaling", "--workers", 1, -2, check=False)
     assert bad.returncode == 2 and "--workers [1, -2]" in bad.stderr, bad.stderr

@@ -53,12 +53,37 @@ def test_overrides_are_typed():
     ("train.seed=-1", ["train.seed", ">= 0", "-1"]),
     ("data.oracle_seed=-5", ["data.oracle_seed", ">= 0"]),
     ("ray.num_cpus=-3", ["ray.num_cpus", "> 0"]),
+    ("rollout.unit_samples=0", ["rollout.unit_samples", "> 0", "0"]),
+    ("rollout.unit_prefixes=-2", ["rollout.unit_prefixes", "> 0", "-2"]),
+    ("rollout.chunk_tokens=many", ["rollout.chunk_tokens", "a positive int or 'auto'", "many"]),
+    ("rollout.unit_rollouts=1.5", ["rollout.unit_rollouts", "a positive int or 'auto'", "1.5"]),
+    ("rollout.memory_budget=0", ["rollout.memory_budget", "> 0"]),
+    ("rollout.memory_budget=auto", ["rollout.memory_budget", "int"]),
+    # a budget below one sample's 16 rollouts of one prefix (paper sizes: about 2 MB at T=20)
+    ("rollout.memory_budget=100000", ["rollout.memory_budget (100000 bytes)", "below one sample's rollouts",
+                                      "16 rollouts (rollout.unit_rollouts (auto))", "at least"]),
+    # auto rollouts per unit (16) with an explicit chunk that cannot hold them: 16 x 20 tokens
+    ("rollout.chunk_tokens=100", ["rollout.chunk_tokens (100)", "rollout.unit_rollouts (auto) 16",
+                                  "model.seq_len 20 = 320"]),
 ])
 def test_bad_config_names_the_key(override, words):
     with pytest.raises(ConfigError) as error:
         load_config(None, [override])
     for word in words:
         assert word in str(error.value)
+
+
+@pytest.mark.unit
+def test_an_explicit_chunk_too_large_for_the_budget_is_named():
+    """Whole-batch units (64 x 19 x 16) with a chunk holding all 389,120 of their tokens need about
+    60 MB: under a 30 MB budget that leaves no room for a D call."""
+    with pytest.raises(ConfigError) as error:
+        load_config(None, ["rollout.unit_samples=64", "rollout.unit_prefixes=19", "rollout.chunk_tokens=1048576",
+                           "rollout.memory_budget=30000000"])
+    for words in ("rollout.chunk_tokens (1048576)", "no room for a D call", "rollout.memory_budget (30000000 bytes)",
+                  "at most 145280 tokens fit"):
+        assert words in str(error.value)
+    load_config(None, ["rollout.unit_samples=64", "rollout.unit_prefixes=19", "rollout.chunk_tokens=1048576"])
 
 
 @pytest.mark.unit

@@ -8,6 +8,7 @@ from rewards.rollout import unit_reward_sums
 from rewards.units import split_rewards
 from seqgan.models import Discriminator, Generator
 from seqgan.seeding import uniforms
+from seqgan.sizing import ResolvedUnits
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -19,9 +20,10 @@ def test_rollout_rewards_on_gpu_match_cpu():
     disc = Discriminator(50, 8, [1, 2, 3], [5, 5, 5], 0.25).init_paper_().double().eval()
     samples = generator.sample(uniforms(1, (8, 12)))
     units = split_rewards(8, 12, 4, 4, 5, 4, 3, 0)
-    cpu = [unit_reward_sums(generator, disc, samples, u, 4096) for u in units]
+    sizes = ResolvedUnits(4, 5, 4, chunk_tokens=4096, piece_samples=4, score_rows=341, sample_rows=128)
+    cpu = [unit_reward_sums(generator, disc, samples, u, sizes) for u in units]
     generator.cuda(), disc.cuda()
-    gpu = [unit_reward_sums(generator, disc, samples.cuda(), u, 4096).cpu() for u in units]
+    gpu = [unit_reward_sums(generator, disc, samples.cuda(), u, sizes).cpu() for u in units]
     for a, b in zip(cpu, gpu):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
 
@@ -41,18 +43,19 @@ def test_rollout_bench_runs_on_the_gpu():
     from learner.cli import parser
     args = parser().parse_args(["bench", "rollout", "--device", "cuda", "--batch", "4", "--rollouts", "2",
                                 "--repeats", "1", "--set", "rollout.unit_prefixes=19"])
-    result = bench.rollout(args)
+    (result,) = bench.rollout(args)
     assert result["device"].startswith("cuda") and "gpu" in result["machine"] and result["units"] == 1
+    assert 0 < result["peak_bytes"] <= result["memory_budget"]
     assert result["fast_s"] > 0 and result["reference_s"] > 0 and result["floor_s"] > 0
 
 
 def test_scaling_bench_in_process_on_the_gpu():
-    from learner import bench
+    from learner import bench_scaling
     from learner.cli import parser
     args = parser().parse_args(["bench", "scaling", "--device", "cuda", "--workers", "0", "--seq-lens", "20",
                                 "--rollouts", "2", "--repeats", "1"])
-    result = bench.scaling(args)
-    assert result["device"].startswith("cuda") and result["throughput"]["T20_K0"] > 0
+    result = bench_scaling.scaling(args)
+    assert result["device"].startswith("cuda") and result["throughput"]["T20_N2_K0"] > 0
 
 
 def test_inline_training_runs_its_worker_on_the_learners_gpu(tmp_path, monkeypatch):
@@ -124,3 +127,31 @@ def test_training_on_a_gpu_repeats_bit_for_bit_from_its_seed():
     first, again = updates(), updates()
     assert first.keys() == again.keys()
     assert [k for k, v in first.items() if not torch.equal(again[k], v)] == []
+
+
+def test_a_long_sequence_stays_within_a_small_budget_on_the_gpu():
+    """T=200 under a 4 MB budget: the CUDA allocator's peak stays under it, and the sums equal those
+    of the default budget."""
+    from rewards.units import batch_reward_units
+    from seqgan.config import load_config
+    from seqgan.models import build_discriminator, build_generator
+    from seqgan.sizing import resolve_units
+    sums = {}
+    for budget in (1 << 30, 4_000_000):
+        config = load_config(None, ["model.seq_len=200", "model.vocab_size=50", "generator.embed_dim=8",
+                                    "generator.hidden_dim=16", "discriminator.embed_dim=8",
+                                    "discriminator.filter_sizes=[1,3,7]", "discriminator.num_filters=[6,12,6]",
+                                    "data.batch_size=2", "rollout.num_rollouts=4", f"rollout.memory_budget={budget}"])
+        torch.manual_seed(0)
+        generator = build_generator(config.model, config.generator).init_normal_(0.5).eval().cuda()
+        disc = build_discriminator(config.model, config.discriminator).init_paper_().eval().cuda()
+        samples = generator.sample(uniforms(1, (2, 200), "cuda"))
+        (unit,) = batch_reward_units(config, "cuda", 2, 0)
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        sums[budget] = unit_reward_sums(generator, disc, samples, unit, resolve_units(config, "cuda")).cpu()
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - before
+    assert peak <= 4_000_000, peak
+    torch.testing.assert_close(sums[4_000_000], sums[1 << 30], rtol=0, atol=1e-5)

@@ -8,6 +8,7 @@ from rewards.reference import reference_unit_reward_sums
 from rewards.rollout import unit_reward_sums
 from rewards.units import RewardUnit, assemble_rewards, split_rewards
 from seqgan.seeding import uniforms
+from seqgan.sizing import ResolvedUnits
 
 
 def all_units(batch, seq_len, rollouts, seed=3, iteration=0, unit_samples=2, unit_prefixes=2, unit_rollouts=3):
@@ -19,8 +20,13 @@ def rewards_with(engine, generator, disc, samples, units, rollouts):
     return assemble_rewards(units, sums, disc.real_prob(samples), samples.shape[1], rollouts)
 
 
+def cut(chunk_tokens, seq_len, piece_samples=10**6, sample_rows=128):
+    """Engine sizes: `chunk_tokens` completion tokens alive, D calls of that many tokens."""
+    return ResolvedUnits(0, 0, 0, chunk_tokens, piece_samples, max(1, chunk_tokens // seq_len), sample_rows)
+
+
 def fast(chunk_tokens=10_000):
-    return lambda g, d, s, u: unit_reward_sums(g, d, s, u, chunk_tokens)
+    return lambda g, d, s, u: unit_reward_sums(g, d, s, u, cut(chunk_tokens, s.shape[1]))
 
 
 @pytest.mark.unit
@@ -142,7 +148,7 @@ def test_completions_keep_their_prefix(tiny_models):
     states = generator.prefix_states(samples)
     prefixes = [1, 3, 5]
     draws = uniforms(7, (3, 3, 2, 6))  # [P, b, n, T]
-    completions = complete_prefixes(generator, samples, states, prefixes, draws).view(3, 3, 2, 6)
+    completions = complete_prefixes(generator, samples, states, prefixes, draws, 128).view(3, 3, 2, 6)
     for p, t in enumerate(prefixes):
         assert (completions[p, :, :, :t] == samples[:, None, :t]).all()
     assert not (completions[0] == samples[:, None]).all(), "completions were not sampled"
@@ -157,8 +163,8 @@ def test_long_sequences_in_a_small_chunk_budget():
     disc = Discriminator(20, 4, [1, 3, 7], [3, 3, 3], 0.0).init_paper_().double().eval()
     samples = generator.sample(uniforms(8, (2, 200)))
     unit = RewardUnit(0, 0, 2, 1, 200, 0, 2, run_seed=1, iteration=0)
-    small = unit_reward_sums(generator, disc, samples, unit, chunk_tokens=20 * 2 * 2 * 200)  # 20 prefixes per chunk
-    large = unit_reward_sums(generator, disc, samples, unit, chunk_tokens=10**9)
+    small = unit_reward_sums(generator, disc, samples, unit, cut(20 * 2 * 2 * 200, 200))  # 20 prefixes per chunk
+    large = unit_reward_sums(generator, disc, samples, unit, cut(10**9, 200))
     assert small.shape == (2, 199)
     torch.testing.assert_close(small, large, rtol=0, atol=1e-12)
 
@@ -179,8 +185,34 @@ def test_chunk_tokens_bounds_the_completions_alive_and_each_d_call(monkeypatch, 
     complete, score = rollout.complete_prefixes, rollout.score_prefix_group
     monkeypatch.setattr(rollout, "complete_prefixes", lambda *a: alive.append(complete(*a).numel()) or complete(*a))
     monkeypatch.setattr(rollout, "score_prefix_group", lambda d, c, *a: scored.append(c.numel()) or score(d, c, *a))
-    bounded = unit_reward_sums(generator, disc, samples, unit, chunk_tokens)
+    bounded = unit_reward_sums(generator, disc, samples, unit, cut(chunk_tokens, 30))
     assert max(alive) <= chunk_tokens and max(scored) <= chunk_tokens
     assert len(alive) == 29 * -(-8 // (chunk_tokens // (4 * 30)))  # every prefix, in slices of samples
     monkeypatch.undo()
-    torch.testing.assert_close(bounded, unit_reward_sums(generator, disc, samples, unit, 10**9), rtol=0, atol=1e-12)
+    torch.testing.assert_close(bounded, unit_reward_sums(generator, disc, samples, unit, cut(10**9, 30)),
+                               rtol=0, atol=1e-12)
+
+
+@pytest.mark.unit
+def test_conv_flops_match_a_direct_count_of_both_engines(tiny_models):
+    """conv_flops against the windows each engine's convolutions actually output."""
+    from rewards.scoring import conv_flops
+    generator, disc = tiny_models  # D: embedding 4, filter sizes [1, 2, 3] with [3, 4, 3] filters, T=6
+    samples = generator.sample(uniforms(9, (2, 6)))
+    unit = RewardUnit(0, 0, 2, 1, 6, 0, 3, run_seed=1, iteration=0)  # the whole batch, 3 rollouts
+    counted = []
+
+    def count(conv, inputs, output):  # 2 FLOPs per multiply-add, per output window and filter
+        windows = output.shape[0] * output.shape[2]
+        counted.append(2 * conv.in_channels * conv.kernel_size[0] * conv.out_channels * windows)
+
+    hooks = [conv.register_forward_hook(count) for conv in disc.convs]
+    unit_reward_sums(generator, disc, samples, unit, cut(10**6, 6))
+    fast, counted[:] = sum(counted), []
+    reference_unit_reward_sums(generator, disc, samples, unit)
+    reference = sum(counted)
+    for hook in hooks:
+        hook.remove()
+    shared, every = conv_flops(6, 3, 4, [1, 2, 3], [3, 4, 3])
+    assert (fast, reference) == (2 * shared, 2 * every)  # two samples
+    assert fast < reference

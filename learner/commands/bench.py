@@ -1,9 +1,9 @@
-"""`seqgan bench rollout|scaling`: the command line of learner/bench.py."""
+"""`seqgan bench rollout|scaling|flops`: the command line of learner/bench*.py."""
 from __future__ import annotations
 
 import json
 
-from learner.commands.common import add_overrides, keep_local_ray_on_loopback, positive_int
+from learner.commands.common import add_overrides, keep_local_ray_on_loopback, length_int, positive_int
 
 BENCH_OVERRIDES = ("overrides of paper.yaml, e.g. rollout.unit_samples=64 (work unit sizes); "
                    "the bench's own flags win")
@@ -11,31 +11,51 @@ BENCH_OVERRIDES = ("overrides of paper.yaml, e.g. rollout.unit_samples=64 (work 
 
 def cmd_bench(args) -> None:
     keep_local_ray_on_loopback()
-    from learner import bench
+    from learner import bench, bench_plot, bench_scaling
 
-    result = bench.rollout(args) if args.bench_command == "rollout" else bench.scaling(args)
-    print(json.dumps(result) if args.json else bench.describe(result))
+    if args.bench_command == "scaling":
+        results = [bench_scaling.scaling(args)]
+    else:
+        results = bench.rollout(args) if args.bench_command == "rollout" else bench.flops(args)
+    for result in results:
+        print(json.dumps(result) if args.json else bench.describe(result))
+    if getattr(args, "plot", None):
+        if args.bench_command == "scaling":
+            bench_plot.plot_scaling(results[0], args.plot)
+        else:
+            bench_plot.plot_rollout(results, args.plot)
 
 
 def register(sub) -> None:
     bench = sub.add_parser("bench", help="benchmarks (ratios measured in one run)")
     bsub = bench.add_subparsers(dest="bench_command", required=True)
-    roll = bsub.add_parser("rollout", help="fast vs reference reward computation")
+    roll = bsub.add_parser("rollout", help="fast vs reference reward computation, and its peak memory")
     roll.add_argument("--batch", type=positive_int, default=64)
-    roll.add_argument("--seq-len", type=positive_int, default=20)
+    roll.add_argument("--seq-len", type=length_int, nargs="+", default=[20], help="one record per T")
     roll.add_argument("--rollouts", type=positive_int, default=16)
     roll.add_argument("--repeats", type=positive_int, default=3)
     roll.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    roll.add_argument("--no-reference", action="store_true",
+                      help="skip the reference engine (it takes minutes at long T)")
+    roll.add_argument("--plot", metavar="FILE.png", help="draw time and peak memory against T")
     add_overrides(roll, BENCH_OVERRIDES)
     roll.add_argument("--json", action="store_true")
     scal = bsub.add_parser("scaling", help="rollout throughput with K Ray actors (0: in this process)")
-    scal.add_argument("--seq-lens", type=positive_int, nargs="+", default=[20, 40])
+    scal.add_argument("--seq-lens", type=length_int, nargs="+", default=[20, 40])
     scal.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                       help="worker counts K to compare; 0 runs the same units in this process")
     scal.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                       help="cuda: K actors share one GPU (num_gpus 1/K each)")
-    scal.add_argument("--rollouts", type=positive_int, default=16)
+    scal.add_argument("--rollouts", type=positive_int, nargs="+", default=[16], help="rollout counts N to compare")
+    scal.add_argument("--batch", type=positive_int, default=64)
     scal.add_argument("--repeats", type=positive_int, default=2)
+    scal.add_argument("--plot", metavar="FILE.png", help="draw throughput against K and against N")
     add_overrides(scal, BENCH_OVERRIDES)
     scal.add_argument("--json", action="store_true")
+    flop = bsub.add_parser("flops", help="D's conv FLOPs saved by prefix-window sharing (arithmetic)")
+    flop.add_argument("--batch", type=positive_int, default=64)
+    flop.add_argument("--seq-len", type=length_int, nargs="+", default=[20, 200, 1000])
+    flop.add_argument("--rollouts", type=positive_int, default=16)
+    add_overrides(flop, BENCH_OVERRIDES)
+    flop.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)

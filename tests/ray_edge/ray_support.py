@@ -14,7 +14,7 @@ from actors.inline_pool import InlinePool  # noqa: E402
 from actors.ray_pool import RayPool  # noqa: E402
 from actors.worker import MODELS  # noqa: E402
 from learner.learner import Learner  # noqa: E402
-from rewards.units import assemble_rewards, split_rewards, split_samples  # noqa: E402
+from rewards.units import assemble_rewards, batch_reward_units, split_samples  # noqa: E402
 from seqgan.config import load_config  # noqa: E402
 
 SMOKE = "deploy/configs/smoke.yaml"
@@ -27,6 +27,11 @@ UNITS = ["rollout.unit_samples=8", "rollout.unit_prefixes=3", "rollout.unit_roll
 # while a unit is in flight lands before that unit finishes.
 SLOW_UNITS = ["rollout.unit_samples=8", "rollout.unit_prefixes=9", "rollout.unit_rollouts=1",
               "rollout.chunk_tokens=10", "rollout.sample_unit=8", "rollout.timeout_s=60"]
+# Auto sizes (the defaults; the smoke preset sets its own) with enough rollouts that a batch makes
+# 4 units of 16 samples x 5 prefixes x 16 rollouts on a CPU (seqgan/sizing.py).
+AUTO_UNITS = ["rollout.unit_samples=auto", "rollout.unit_prefixes=auto", "rollout.unit_rollouts=auto",
+              "rollout.chunk_tokens=auto", "rollout.num_rollouts=16", "rollout.sample_unit=8",
+              "rollout.timeout_s=60"]
 NOT_COMPARABLE = ("units_rerun", "version_lag_max")  # Ray-only pool stats
 
 
@@ -64,14 +69,12 @@ def sample_batch(pool, config, key: int = 0):
     return torch.cat([r.value for r in results]), results
 
 
-def reward_units(config, samples: torch.Tensor, step: int = 0):
-    r, (batch, seq_len) = config.rollout, samples.shape
-    return split_rewards(batch, seq_len, r.num_rollouts, r.unit_samples, r.unit_prefixes, r.unit_rollouts,
-                         config.train.seed, step)
+def reward_units(config, samples: torch.Tensor, step: int = 0, device_kind: str = "cpu"):
+    return batch_reward_units(config, device_kind, len(samples), step)
 
 
 def compute_rewards(pool, config, learner: Learner, samples: torch.Tensor, step: int = 0):
-    units = reward_units(config, samples, step)
+    units = reward_units(config, samples, step, pool.device_kind)
     results = pool.run(units, samples)
     assert [r.unit_index for r in results] == [u.index for u in units]
     rewards = assemble_rewards(units, [x.value for x in results], learner.real_prob(samples),

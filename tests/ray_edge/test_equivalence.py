@@ -14,14 +14,15 @@ ray = pytest.importorskip("ray")
 from actors.inline_pool import InlinePool  # noqa: E402
 from actors.worker import MODELS, RolloutWorker  # noqa: E402
 from learner.learner import Learner  # noqa: E402
-from ray_support import (NOT_COMPARABLE, UNITS, compute_rewards, config_with, inline_pool_with,  # noqa: E402
-                         inline_reference, publish_all, ray_pool, reward_units, sample_batch)
+from ray_support import (AUTO_UNITS, NOT_COMPARABLE, UNITS, compute_rewards, config_with,  # noqa: E402
+                         inline_pool_with, inline_reference, publish_all, ray_pool, reward_units, sample_batch)
 
 
 # -- 1. K = 0, 1, 2 -----------------------------------------------------------------------------
 @pytest.mark.ray
-def test_zero_one_and_two_workers_give_identical_samples_and_rewards(ray_local, pools):
-    config = config_with(*UNITS)
+@pytest.mark.parametrize("sizes", [UNITS, AUTO_UNITS], ids=["explicit", "auto"])
+def test_zero_one_and_two_workers_give_identical_samples_and_rewards(ray_local, pools, sizes):
+    config = config_with(*sizes)
     learner = Learner(config)
     real = torch.randint(0, config.model.vocab_size, (64, config.model.seq_len),
                          generator=torch.Generator().manual_seed(0))
@@ -32,7 +33,7 @@ def test_zero_one_and_two_workers_give_identical_samples_and_rewards(ray_local, 
     assert len(reward_units(config, want_samples)) >= 2 * 2  # enough units to spread over 2 actors
 
     for k in (1, 2):
-        pool = ray_pool(pools, config_with(*UNITS), k)
+        pool = ray_pool(pools, config_with(*sizes), k)
         publish_all(pool, learner)
         samples, _ = sample_batch(pool, config)
         rewards, _ = compute_rewards(pool, config, learner, samples, step=3)
@@ -68,12 +69,14 @@ def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path):
     from learner.remote import ray_runtime
 
     # Inline: learner and worker in this process, with the learner actor's thread count (D's
-    # training rounds differently with 1 and 2 threads; the smoke shapes' rollouts do not).
-    inline_config = config_with("rollout.sample_unit=64", "rollout.timeout_s=120")
+    # training rounds differently with 1 and 2 threads; the smoke shapes' rollouts do not). Auto
+    # work units, which resolve alike for 0 and 2 workers.
+    auto = [*AUTO_UNITS[:5], "rollout.sample_unit=64", "rollout.timeout_s=120"]
+    inline_config = config_with(*auto)
     torch.set_num_threads(os.cpu_count() or 1)  # as learner.remote.LearnerActor
     Trainer(inline_config, tmp_path / "inline", Learner(inline_config), InlinePool(inline_config)).train()
 
-    ray_config = config_with("rollout.sample_unit=64", "rollout.timeout_s=120", "rollout.num_workers=2")
+    ray_config = config_with(*auto, "rollout.num_workers=2")
     learner, pool = ray_runtime(ray_config, local=True)  # the fixture started it: checked against its size
     try:
         Trainer(ray_config, tmp_path / "ray", learner, pool).train()
@@ -83,6 +86,7 @@ def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path):
         pool.close()
         ray.kill(learner.handle)
 
+    assert len(reward_units(ray_config, torch.zeros(ray_config.data.batch_size, 1))) == 4  # both actors had work
     inline, on_ray = _comparable_metrics(tmp_path / "inline"), _comparable_metrics(tmp_path / "ray")
     assert [r["phase"] for r in inline] == ["mle"] * 4 + ["disc"] * 2 + ["adv"] * 3
     assert inline == on_ray
