@@ -36,8 +36,10 @@ def tokenizer(name: str):
     if name == "split":
         return str.split
     if name == "nltk":
-        from nltk.tokenize import NLTKWordTokenizer  # only here: the metrics themselves need no nltk
-
+        try:  # only here: the metrics themselves need no nltk
+            from nltk.tokenize import NLTKWordTokenizer
+        except ImportError:
+            raise ValueError("--tokenize nltk needs nltk: pip install 'seqgan[text]'") from None
         return NLTKWordTokenizer().tokenize
     raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {name!r}")
 

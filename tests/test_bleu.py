@@ -189,3 +189,21 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert "at least 2 sentences" in capsys.readouterr().err
     assert main(["bleu", str(tmp_path / "one.txt")]) == 2
     assert "--refs" in capsys.readouterr().err
+
+
+def test_nltk_tokenizer_without_nltk_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "nltk.tokenize", None)  # import fails as if absent
+    with pytest.raises(ValueError, match=r"pip install 'seqgan\[text\]'"):
+        tokenizer("nltk")
+
+
+def test_cli_sample_and_nltk_tokens(tmp_path, capsys):
+    hyps = tmp_path / "hyps.txt"
+    lines = [f"a dog{i % 7}, runs on grass{i % 3}." for i in range(40)]
+    hyps.write_text("\n".join(lines) + "\n")
+    argv = ["bleu", "--self", str(hyps), "--sample", "12", "--seed", "7", "--tokenize", "nltk", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    chosen = sample_sentences([tokenizer("nltk")(line) for line in lines], 12, seed=7)
+    assert result["hypotheses"] == 12 and result["tokenize"] == "nltk"
+    assert result["self_bleu"] == {str(n): score for n, score in self_bleu(chosen).items()}

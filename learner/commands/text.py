@@ -49,7 +49,8 @@ def register(sub) -> None:
                           description="Scores HYPS (one sentence a line) with NLTK's sentence_bleu, "
                                       "SmoothingFunction().method1, uniform weights, averaged over sentences.")
     bleu.add_argument("hyps", metavar="HYPS", help="generated sentences, one a line (UTF-8)")
-    bleu.add_argument("--refs", metavar="FILE", help="reference sentences: all of them are references for every hypothesis")
+    bleu.add_argument("--refs", metavar="FILE",
+                      help="reference sentences: all of them are references for every hypothesis")
     bleu.add_argument("--self", action="store_true",
                       help="also Self-BLEU of HYPS: each sentence against the other sentences (not itself)")
     bleu.add_argument("--max-n", type=order_int, default=5, help="report BLEU-2..MAX_N (default 5)")
