@@ -26,6 +26,7 @@ from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
 from seqgan.config import Config, dump_config
 from seqgan.data import read_tokens
+from seqgan.endings import past_end, require_padded
 from seqgan.metrics import finite_or_none, nll_per_token
 from seqgan.oracle import check_oracle_fits, load_oracle, new_oracle
 from seqgan.seeding import derive_seed, uniforms
@@ -41,7 +42,10 @@ def real_data(config: Config):
         if len(train) < d.batch_size:  # MLE and D use full batches only: a smaller set trains nothing
             raise ValueError(f"data.train_file {d.train_file!r} holds {len(train)} sequences, fewer than "
                              f"data.batch_size = {d.batch_size}")
-        return train, read_tokens(d.test_file, m.vocab_size, m.seq_len), None
+        test = read_tokens(d.test_file, m.vocab_size, m.seq_len)
+        for tokens, path in ((train, d.train_file), (test, d.test_file)):  # padded as G's samples are
+            require_padded(tokens, m.end_token, f"token file {str(path)!r}")
+        return train, test, None
     if d.oracle is not None:
         oracle = load_oracle(d.oracle)
         check_oracle_fits(oracle, m.vocab_size, m.seq_len, m.start_token, d.oracle)
@@ -130,7 +134,8 @@ class Trainer:
         results = self.pool.run(units, samples)
         self._check_versions(results)
         return assemble_rewards(units, [x.value for x in results], self.learner.real_prob(samples),
-                                samples.shape[1], self.config.rollout.num_rollouts)
+                                samples.shape[1], self.config.rollout.num_rollouts,
+                                past_end(samples, self.config.model.end_token))
 
     def eval_samples(self) -> torch.Tensor:
         return self.generate(self.config.train.eval_samples, "eval", self.steps_done)
