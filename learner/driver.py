@@ -26,7 +26,7 @@ from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
 from seqgan.config import Config, dump_config
 from seqgan.data import read_tokens
-from seqgan.endings import past_end, require_padded
+from seqgan.endings import kept_mean, past_end, require_padded
 from seqgan.metrics import finite_or_none, nll_per_token
 from seqgan.oracle import check_oracle_fits, load_oracle, new_oracle
 from seqgan.seeding import derive_seed, uniforms
@@ -222,7 +222,7 @@ class Trainer:
                 rewards = self.rewards(samples, step)  # Q(Y_1:t-1, y_t) by Monte Carlo search
             with self.timed("pg"):
                 stats["g_loss"] = self.learner.pg_step(samples, rewards, step)  # policy gradient on G
-            stats["mean_reward"] = rewards.mean().item()
+            stats["mean_reward"] = kept_mean(rewards, past_end(samples, self.config.model.end_token)).item()
             self.broadcast("generator")
         self.learner.update_rollout_policy()  # the rollout policy follows G
         self.broadcast("rollout")

@@ -29,6 +29,12 @@ def pad_after_end(tokens: torch.Tensor, end_token: int | None) -> torch.Tensor:
     return tokens if ignored is None else tokens.masked_fill(ignored, end_token)
 
 
+def kept_mean(values: torch.Tensor, ended: torch.Tensor | None) -> torch.Tensor:
+    """Mean of values [B, T] over the positions not past the end (`ended` from `past_end`); the plain
+    mean when `ended` is None. A metric: the zeros past the end would only dilute it."""
+    return values.mean() if ended is None else values[~ended].mean()
+
+
 def require_padded(tokens: torch.Tensor, end_token: int | None, where: str) -> None:
     """Real data [N, T] must follow the convention generated data does, or D could tell them apart by
     their padding alone: after a sequence's first end token, only end tokens."""

@@ -10,7 +10,7 @@ from learner.learner import Learner, mle_loss, policy_gradient_loss
 from rewards.reference import reference_unit_reward_sums
 from rewards.units import SampleUnit, assemble_rewards, split_rewards
 from seqgan.config import ConfigError, load_config
-from seqgan.endings import pad_after_end, past_end
+from seqgan.endings import kept_mean, pad_after_end, past_end
 from seqgan.errors import BadFileError
 from seqgan.metrics import nll_per_token
 from seqgan.seeding import uniforms
@@ -61,6 +61,9 @@ def test_past_end_marks_what_follows_the_first_end_token():
     assert past_end(tokens, END).int().tolist() == [[0, 0, 1, 1], [0, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
     assert pad_after_end(tokens, END).tolist() == [[1, 2, 2, 2], [2, 2, 2, 2], [1, 1, 1, 1], [1, 1, 1, 2]]
     assert tokens[0].tolist() == [1, 2, 3, 2]  # not changed in place
+    values = torch.arange(16.0).view(4, 4)
+    assert kept_mean(values, None) == values.mean()
+    assert kept_mean(values, past_end(tokens, END)) == (0 + 1 + 4 + 8 + 9 + 10 + 11 + 12 + 13 + 14 + 15) / 11
 
 
 # -- sampling ----------------------------------------------------------------------------------------
