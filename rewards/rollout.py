@@ -17,7 +17,7 @@ import torch
 
 from rewards.scoring import prefix_window_max, score_prefix_group
 from rewards.units import RewardUnit
-from seqgan.endings import pad_after_end
+from seqgan.endings import pad_after_end, pad_after_end_
 from seqgan.models import Discriminator, Generator
 from seqgan.sizing import ResolvedUnits
 
@@ -50,7 +50,7 @@ def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes
         position = unit_prefix[:active] + k  # [active], 0-based column of y_{t+k+1}
         inputs = policy.next_tokens(h, u[rows[:active], position], sample_rows)
         completions[rows[:active], position] = inputs
-    return pad_after_end(completions, policy.end_token)
+    return pad_after_end_(completions, policy.end_token)
 
 
 @torch.no_grad()

@@ -15,11 +15,14 @@ from seqgan.errors import BadFileError
 
 def past_end(tokens: torch.Tensor, end_token: int | None) -> torch.Tensor | None:
     """Positions strictly after the first end token: tokens [B, T] -> bool [B, T]; None when
-    `end_token` is None (fixed length: nothing is past the end)."""
+    `end_token` is None (fixed length: nothing is past the end). From each row's first end column
+    rather than a cumsum: a few bytes a token, as rollout completions are many."""
     if end_token is None:
         return None
     is_end = tokens == end_token  # [B, T]
-    return (is_end.cumsum(dim=1) - is_end.long()) > 0  # end tokens strictly before t
+    # argmax gives the first maximum; a row without an end token ends at T (nothing past it)
+    first = torch.where(is_end.any(dim=1), is_end.byte().argmax(dim=1), tokens.shape[1])  # [B]
+    return torch.arange(tokens.shape[1], device=tokens.device) > first.unsqueeze(1)
 
 
 def pad_after_end(tokens: torch.Tensor, end_token: int | None) -> torch.Tensor:
@@ -27,6 +30,12 @@ def pad_after_end(tokens: torch.Tensor, end_token: int | None) -> torch.Tensor:
     tensor); `tokens` itself when `end_token` is None."""
     ignored = past_end(tokens, end_token)
     return tokens if ignored is None else tokens.masked_fill(ignored, end_token)
+
+
+def pad_after_end_(tokens: torch.Tensor, end_token: int | None) -> torch.Tensor:
+    """`pad_after_end` in place, for freshly made sequences (no copy of a large tensor)."""
+    ignored = past_end(tokens, end_token)
+    return tokens if ignored is None else tokens.masked_fill_(ignored, end_token)
 
 
 def kept_mean(values: torch.Tensor, ended: torch.Tensor | None) -> torch.Tensor:

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgan.endings import pad_after_end
+from seqgan.endings import pad_after_end_
 
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [B, H]
 
@@ -125,7 +125,7 @@ class Generator(nn.Module):
             state = self.advance(inputs, state)
             inputs = self.next_tokens(state[0], uniforms[:, t])
             tokens[:, t] = inputs
-        return pad_after_end(tokens, self.end_token)
+        return pad_after_end_(tokens, self.end_token)
 
 
 class Highway(nn.Module):
