@@ -26,6 +26,7 @@ from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
 from seqgan.config import DISCRIMINATOR_METHODS, Config, disc_pretrain_rounds, dump_config
 from seqgan.data import read_tokens
+from seqgan.endings import kept_mean, past_end, require_padded
 from seqgan.metrics import finite_or_none, nll_per_token
 from seqgan.oracle import check_oracle_fits, load_oracle, new_oracle
 from seqgan.scheduled_sampling import keep_probability
@@ -42,7 +43,10 @@ def real_data(config: Config):
         if len(train) < d.batch_size:  # MLE and D use full batches only: a smaller set trains nothing
             raise ValueError(f"data.train_file {d.train_file!r} holds {len(train)} sequences, fewer than "
                              f"data.batch_size = {d.batch_size}")
-        return train, read_tokens(d.test_file, m.vocab_size, m.seq_len), None
+        test = read_tokens(d.test_file, m.vocab_size, m.seq_len)
+        for tokens, path in ((train, d.train_file), (test, d.test_file)):  # padded as G's samples are
+            require_padded(tokens, m.end_token, f"token file {str(path)!r}")
+        return train, test, None
     if d.oracle is not None:
         oracle = load_oracle(d.oracle)
         check_oracle_fits(oracle, m.vocab_size, m.seq_len, m.start_token, d.oracle)
@@ -131,7 +135,8 @@ class Trainer:
         results = self.pool.run(units, samples)
         self._check_versions(results)
         return assemble_rewards(units, [x.value for x in results], self.learner.real_prob(samples),
-                                samples.shape[1], self.config.rollout.num_rollouts)
+                                samples.shape[1], self.config.rollout.num_rollouts,
+                                past_end(samples, self.config.model.end_token))
 
     def eval_samples(self) -> torch.Tensor:
         return self.generate(self.config.train.eval_samples, "eval", self.steps_done)
@@ -218,7 +223,7 @@ class Trainer:
                 rewards = self.rewards(samples, step)  # Q(Y_1:t-1, y_t) by Monte Carlo search
             with self.timed("pg"):
                 stats["g_loss"] = self.learner.pg_step(samples, rewards, step)  # policy gradient on G
-            stats["mean_reward"] = rewards.mean().item()
+            stats["mean_reward"] = kept_mean(rewards, past_end(samples, self.config.model.end_token)).item()
             self.broadcast("generator")
         self.learner.update_rollout_policy()  # the rollout policy follows G
         self.broadcast("rollout")

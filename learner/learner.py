@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from learner.finite import nonfinite, read, require_finite, require_rewards
 from seqgan.config import Config
 from seqgan.data import batches
+from seqgan.endings import past_end
 from seqgan.metrics import nll_per_token
 from seqgan.models import build_discriminator, build_generator
 from seqgan.packing import PackedWeights, load_into, pack_state
@@ -49,10 +50,27 @@ def updates_in_fixed_order(method):
     return update
 
 
-def policy_gradient_loss(log_probs: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+IGNORED = -100  # cross_entropy's ignore_index: a target no token id can be
+
+
+def policy_gradient_loss(log_probs: torch.Tensor, rewards: torch.Tensor,
+                         ended: torch.Tensor | None = None) -> torch.Tensor:
     """-sum_{b,t} log G(y_t | Y_1:t-1) * Q(Y_1:t-1, y_t), summed over batch and time as the paper's
-    code; rewards [B, T] are constants."""
+    code; rewards [B, T] are constants. `ended` [B, T] bool (seqgan.endings.past_end) drops the
+    positions after each sequence's first end token. Still a sum, not a mean over the tokens kept:
+    a batch where nothing ends early gives exactly the fixed-length loss, and generator.grad_clip
+    keeps its scale."""
+    if ended is not None:
+        log_probs = log_probs.masked_fill(ended, 0.0)
     return -(log_probs * rewards.detach()).sum()
+
+
+def mle_loss(logits: torch.Tensor, tokens: torch.Tensor, ended: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean token NLL of tokens [B, T] under teacher-forced logits [B, T, V]. With `ended` [B, T] bool
+    (positions after each sequence's first end token) the mean is over the tokens kept, the end token
+    included: per-token NLL then means the same as at fixed length, whatever the padding."""
+    targets = tokens if ended is None else tokens.masked_fill(ended, IGNORED)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORED)
 
 
 class Learner:
@@ -152,7 +170,7 @@ class Learner:
         for batch in batches(self.train_data, self.config.data.batch_size, shuffle):
             batch = batch.to(self.device)
             logits = self._input_logits(batch, keep, epoch, count)  # [B, T, V]
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
+            loss = mle_loss(logits, batch, past_end(batch, self.config.model.end_token))
             norms += self._generator_step(loss, "mle")
             total += loss.detach()
             count += 1
@@ -174,8 +192,10 @@ class Learner:
         require_rewards(rewards, "pg", step)
         self.generator.train()
         self.last_update = ("pg", step)
-        log_probs = self.generator.log_probs(samples.to(self.device))  # [B, T]
-        loss = policy_gradient_loss(log_probs, rewards.to(self.device))
+        samples = samples.to(self.device)
+        log_probs = self.generator.log_probs(samples)  # [B, T]
+        ended = past_end(samples, self.config.model.end_token)  # [B, T] or None
+        loss = policy_gradient_loss(log_probs, rewards.to(self.device), ended)
         norm = self._generator_step(loss, "pg")
         loss_value = self._require_finite_generator("pg", step, loss.detach(), norm)
         self._bump("generator")
@@ -253,8 +273,8 @@ class Learner:
                 "d_acc_heldout": correct / (len(real) + len(fake))}
 
     def nll_test(self) -> float:
-        """G's per-token NLL on held-out real data."""
-        return nll_per_token(self.generator, self.test_data)
+        """G's per-token NLL on held-out real data (tokens after an end token left out)."""
+        return nll_per_token(self.generator, self.test_data, end_token=self.config.model.end_token)
 
     # -- checkpoints ----------------------------------------------------------------------
     def state(self) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from rewards.units import RewardUnit
+from seqgan.endings import pad_after_end
 from seqgan.models import Discriminator, Generator
 
 
@@ -27,5 +28,5 @@ def reference_unit_reward_sums(policy: Generator, disc: Discriminator, samples: 
                 state = policy.advance(token, state)
                 token = rows[:, j] if j < t else policy.next_tokens(state[0], draws[:, n, j])
                 completion[:, j] = token
-            sums[:, p] += disc.real_prob(completion).double()
+            sums[:, p] += disc.real_prob(pad_after_end(completion, policy.end_token)).double()
     return sums

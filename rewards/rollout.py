@@ -17,6 +17,7 @@ import torch
 
 from rewards.scoring import prefix_window_max, score_prefix_group
 from rewards.units import RewardUnit
+from seqgan.endings import pad_after_end, pad_after_end_
 from seqgan.models import Discriminator, Generator
 from seqgan.sizing import ResolvedUnits
 
@@ -27,7 +28,8 @@ def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes
     """Complete prefixes of `samples` [b, T] with the policy, all at once.
 
     states: (h, c) [b, T-1, H] from `policy.prefix_states`; prefixes: ascending prefix lengths (P);
-    draws: [P, b, n, T]. Returns completions [P*b*n, T] ordered (prefix, sample, rollout).
+    draws: [P, b, n, T]. Returns completions [P*b*n, T] ordered (prefix, sample, rollout), padded
+    after their first end token when the policy has one (the draws are consumed all the same).
     """
     num_prefix, b, n, seq_len = draws.shape
     ts = torch.tensor(prefixes, device=samples.device)  # [P]
@@ -48,7 +50,7 @@ def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes
         position = unit_prefix[:active] + k  # [active], 0-based column of y_{t+k+1}
         inputs = policy.next_tokens(h, u[rows[:active], position], sample_rows)
         completions[rows[:active], position] = inputs
-    return completions
+    return pad_after_end_(completions, policy.end_token)
 
 
 @torch.no_grad()
@@ -58,8 +60,10 @@ def unit_reward_sums(policy: Generator, disc: Discriminator, samples: torch.Tens
 
     samples: the whole batch [B, T]; the unit picks its rows and prefixes, and takes its samples
     `sizes.piece_samples` at a time so their prefix states and D window maxima stay in the budget.
+    Samples are padded after their end token first (G's samples already are), so D's shared prefix
+    windows see what the padded completions hold.
     """
-    rows = samples[unit.sample_start:unit.sample_stop]  # [b, T]
+    rows = pad_after_end(samples[unit.sample_start:unit.sample_stop], policy.end_token)  # [b, T]
     sums = torch.empty(len(rows), len(unit.prefixes), dtype=torch.float64, device=rows.device)
     for s0 in range(0, len(rows), sizes.piece_samples):
         part = slice(s0, min(len(rows), s0 + sizes.piece_samples))

@@ -83,14 +83,17 @@ def split_samples(count: int, unit_size: int, run_seed: int, phase: str, *keys: 
 
 
 def assemble_rewards(units: list[RewardUnit], sums: list[torch.Tensor], final_real_prob: torch.Tensor,
-                     seq_len: int, num_rollouts: int) -> torch.Tensor:
+                     seq_len: int, num_rollouts: int, ended: torch.Tensor | None = None) -> torch.Tensor:
     """Rewards [B, T]: Q[:, t-1] = mean over rollouts of D(completion of y_1..y_t) for t < T, and
     Q[:, T-1] = D(Y). `sums[i]` [samples, prefixes] belongs to `units[i]`; adding in unit order keeps
-    the result bit-identical however units were spread over workers."""
+    the result bit-identical however units were spread over workers. `ended` [B, T] bool marks the
+    positions after each sample's first end token (seqgan.endings.past_end): their rewards are 0."""
     batch = final_real_prob.shape[0]
     total = torch.zeros(batch, seq_len, dtype=torch.float64)
     for unit, unit_sums in zip(units, sums):
         total[unit.sample_start:unit.sample_stop, unit.prefix_start - 1:unit.prefix_stop - 1] += unit_sums.cpu()
     rewards = total / num_rollouts
     rewards[:, -1] = final_real_prob.cpu().double()
+    if ended is not None:
+        rewards.masked_fill_(ended.cpu(), 0.0)
     return rewards.float()

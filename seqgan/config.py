@@ -42,6 +42,8 @@ class ModelConfig:
     vocab_size: int = 5000
     seq_len: int = 20
     start_token: int = 0
+    end_token: int | None = None  # None: fixed length; else sentences end with it and are padded with it
+
 
 
 @dataclass
@@ -318,6 +320,7 @@ def validate(c: Config) -> None:
     _require(0 <= c.model.start_token < c.model.vocab_size,
              f"model.start_token must be in [0, {c.model.vocab_size}), got {c.model.start_token!r}")
     _require(c.model.seq_len >= 2, f"model.seq_len must be >= 2, got {c.model.seq_len!r}")
+    _require_end_token(c)
     _require(c.learner.device in ("auto", "cpu", "cuda"),
              f"learner.device must be auto, cpu or cuda, got {c.learner.device!r}")
     _require(not c.learner.cuda_graphs or c.learner.device != "cpu",
@@ -344,6 +347,17 @@ DISCRIMINATOR_METHODS = ("seqgan",)  # the methods that train and use D
 def disc_pretrain_rounds(t: TrainConfig) -> int:
     """D pre-training rounds the run makes: none for the baselines that never use D."""
     return t.disc_pretrain_rounds if t.method in DISCRIMINATOR_METHODS else 0
+
+
+def _require_end_token(c: Config) -> None:
+    end = c.model.end_token
+    if end is None:
+        return
+    _require(0 <= end < c.model.vocab_size,
+             f"model.end_token must be null or in [0, {c.model.vocab_size}), got {end!r}")
+    _require(c.data.train_file is not None,
+             f"model.end_token ({end}) is for corpora (data.train_file / data.test_file); the synthetic oracle "
+             "is fixed-length: set the data files or leave model.end_token null")
 
 
 SIZE_KEYS = ("chunk_tokens", "unit_samples", "unit_prefixes", "unit_rollouts")

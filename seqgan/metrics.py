@@ -5,20 +5,29 @@ import math
 
 import torch
 
+from seqgan.endings import past_end
 from seqgan.models import Generator
 
 
 @torch.no_grad()
-def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = 1024) -> float:
-    """Mean negative log-likelihood in nats per token of `tokens` [N, T] under `model`."""
+def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = 1024,
+                  end_token: int | None = None) -> float:
+    """Mean negative log-likelihood in nats per token of `tokens` [N, T] under `model`; with
+    `end_token`, over the tokens up to and including each sequence's first end token."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    total = 0.0
+    total, count = 0.0, tokens.numel()
     for start in range(0, len(tokens), batch_size):
-        total -= model.log_probs(tokens[start:start + batch_size].to(device)).double().sum().item()
+        batch = tokens[start:start + batch_size].to(device)  # [b, T]
+        log_probs = model.log_probs(batch).double()  # [b, T]
+        ended = past_end(batch, end_token)
+        if ended is not None:
+            log_probs = log_probs.masked_fill(ended, 0.0)
+            count -= ended.sum().item()
+        total -= log_probs.sum().item()
     model.train(was_training)
-    return total / tokens.numel()
+    return total / count
 
 
 def finite_or_none(value: float) -> float | None:

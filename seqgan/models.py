@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqgan.endings import pad_after_end_
+
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [B, H]
 
 
@@ -41,11 +43,15 @@ def sample_tokens(logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
 
 
 class Generator(nn.Module):
-    """Embedding + one-layer LSTM + linear output; a stochastic policy over token sequences."""
+    """Embedding + one-layer LSTM + linear output; a stochastic policy over token sequences.
+    With `end_token` set, sampled sequences are padded with it after their first end token
+    (seqgan/endings.py); None (the oracle, the paper) samples fixed-length sequences."""
 
-    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, seq_len: int, start_token: int = 0):
+    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, seq_len: int, start_token: int = 0,
+                 end_token: int | None = None):
         super().__init__()
         self.vocab_size, self.seq_len, self.start_token = vocab_size, seq_len, start_token
+        self.end_token = end_token
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
         self.out = nn.Linear(hidden_dim, vocab_size)
@@ -86,7 +92,8 @@ class Generator(nn.Module):
     @torch.no_grad()
     def next_tokens(self, h: torch.Tensor, uniforms: torch.Tensor, rows: int | None = None) -> torch.Tensor:
         """Sample the next tokens [U] from hidden states h [U, H]; logits are made `rows` rows at a time,
-        by default small blocks on a CPU (cache) and large on a GPU (few kernel launches, memory bounded)."""
+        by default small blocks on a CPU (cache) and large on a GPU (few kernel launches, memory bounded).
+        One step knows no history: whoever assembles whole sequences pads them after their end token."""
         if rows is None:
             rows = SAMPLE_ROWS if h.device.type == "cpu" else max(1, GPU_SAMPLE_ELEMENTS // self.vocab_size)
         return torch.cat([sample_tokens(self.out(h[r:r + rows]), uniforms[r:r + rows])
@@ -108,7 +115,8 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def sample(self, uniforms: torch.Tensor) -> torch.Tensor:
-        """Sequences [U, T] drawn with explicit uniforms [U, T] (one draw per position)."""
+        """Sequences [U, T] drawn with explicit uniforms [U, T] (one draw per position), padded after
+        their first end token (every draw is still consumed: tokens depend on the draws alone)."""
         count, length = uniforms.shape
         tokens = uniforms.new_empty((count, length), dtype=torch.long)
         inputs = torch.full((count,), self.start_token, dtype=torch.long, device=uniforms.device)
@@ -117,7 +125,7 @@ class Generator(nn.Module):
             state = self.advance(inputs, state)
             inputs = self.next_tokens(state[0], uniforms[:, t])
             tokens[:, t] = inputs
-        return tokens
+        return pad_after_end_(tokens, self.end_token)
 
 
 class Highway(nn.Module):
@@ -181,7 +189,7 @@ class Discriminator(nn.Module):
 
 def build_generator(model_cfg, gen_cfg) -> Generator:
     return Generator(model_cfg.vocab_size, gen_cfg.embed_dim, gen_cfg.hidden_dim, model_cfg.seq_len,
-                     model_cfg.start_token)
+                     model_cfg.start_token, model_cfg.end_token)
 
 
 def build_discriminator(model_cfg, disc_cfg) -> Discriminator:

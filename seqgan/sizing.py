@@ -70,7 +70,8 @@ class Footprint:
     def chunk(self, tokens: int) -> int:
         """Completions alive: draws (float64) and tokens (int64) per position, a copy of the draws
         when a prefix group is split by samples; per completion one LSTM step's rows (state, gates,
-        activations: about 19 H + E floats) and five index or draw vectors."""
+        activations: about 19 H + E floats) and five index or draw vectors. (Padding after an end token
+        takes about 3 bytes a token once the steps are done, when the rows' share is free again.)"""
         per_row = (19 * self.hidden + self.g_embed) * F32 + 5 * I64
         return tokens * 3 * F64 + -(-tokens // self.seq_len) * per_row
 

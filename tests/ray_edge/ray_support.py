@@ -16,6 +16,7 @@ from actors.worker import MODELS  # noqa: E402
 from learner.learner import Learner  # noqa: E402
 from rewards.units import assemble_rewards, batch_reward_units, split_samples  # noqa: E402
 from seqgan.config import load_config  # noqa: E402
+from seqgan.endings import past_end  # noqa: E402
 
 SMOKE = "deploy/configs/smoke.yaml"
 # Many small units so that 2 actors share the work (24 reward units, 4 sample units), and a
@@ -78,7 +79,8 @@ def compute_rewards(pool, config, learner: Learner, samples: torch.Tensor, step:
     results = pool.run(units, samples)
     assert [r.unit_index for r in results] == [u.index for u in units]
     rewards = assemble_rewards(units, [x.value for x in results], learner.real_prob(samples),
-                               samples.shape[1], config.rollout.num_rollouts)
+                               samples.shape[1], config.rollout.num_rollouts,
+                               past_end(samples, config.model.end_token))
     return rewards, results
 
 

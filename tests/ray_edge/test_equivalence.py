@@ -16,11 +16,16 @@ from actors.worker import MODELS, RolloutWorker  # noqa: E402
 from learner.learner import Learner  # noqa: E402
 from ray_support import (AUTO_UNITS, NOT_COMPARABLE, UNITS, compute_rewards, config_with,  # noqa: E402
                          inline_pool_with, inline_reference, publish_all, ray_pool, reward_units, sample_batch)
+from seqgan.endings import past_end  # noqa: E402
+
+# Variable length: token 3 ends a sentence. The data files are never read here (the learner is given
+# its data); they are named only because model.end_token is for corpora, not the oracle.
+END_TOKEN = ["model.end_token=3", "data.train_file=unread.txt", "data.test_file=unread.txt"]
 
 
 # -- 1. K = 0, 1, 2 -----------------------------------------------------------------------------
 @pytest.mark.ray
-@pytest.mark.parametrize("sizes", [UNITS, AUTO_UNITS], ids=["explicit", "auto"])
+@pytest.mark.parametrize("sizes", [UNITS, AUTO_UNITS, UNITS + END_TOKEN], ids=["explicit", "auto", "end_token"])
 def test_zero_one_and_two_workers_give_identical_samples_and_rewards(ray_local, pools, sizes):
     config = config_with(*sizes)
     learner = Learner(config)
@@ -31,6 +36,9 @@ def test_zero_one_and_two_workers_give_identical_samples_and_rewards(ray_local, 
     learner.pg_step(*_pg_batch(learner, config))  # G now differs from the rollout policy
     want_samples, want_rewards = inline_reference(config, learner, step=3)
     assert len(reward_units(config, want_samples)) >= 2 * 2  # enough units to spread over 2 actors
+    ended = past_end(want_samples, config.model.end_token)
+    if ended is not None:  # some samples end early: padding and zero rewards are exercised
+        assert ended.any() and (want_rewards[ended] == 0).all()
 
     for k in (1, 2):
         pool = ray_pool(pools, config_with(*sizes), k)
