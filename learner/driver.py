@@ -25,32 +25,10 @@ from learner.run_store import RunStore
 from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
 from seqgan.config import Config, dump_config
-from seqgan.data import read_tokens
 from seqgan.metrics import finite_or_none, nll_per_token
-from seqgan.oracle import check_oracle_fits, load_oracle, new_oracle
-from seqgan.seeding import derive_seed, uniforms
+from seqgan.real_data import real_data
 
 WRITTEN = ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")
-
-
-def real_data(config: Config):
-    """(train [N, T], test [M, T], oracle or None) as the config says."""
-    m, d = config.model, config.data
-    if d.train_file is not None:
-        train = read_tokens(d.train_file, m.vocab_size, m.seq_len)
-        if len(train) < d.batch_size:  # MLE and D use full batches only: a smaller set trains nothing
-            raise ValueError(f"data.train_file {d.train_file!r} holds {len(train)} sequences, fewer than "
-                             f"data.batch_size = {d.batch_size}")
-        return train, read_tokens(d.test_file, m.vocab_size, m.seq_len), None
-    if d.oracle is not None:
-        oracle = load_oracle(d.oracle)
-        check_oracle_fits(oracle, m.vocab_size, m.seq_len, m.start_token, d.oracle)
-    else:
-        g = config.generator
-        oracle = new_oracle(m.vocab_size, g.embed_dim, g.hidden_dim, m.seq_len, m.start_token, d.oracle_seed)
-    train = oracle.sample(uniforms(derive_seed(d.oracle_seed, "train_data"), (d.num_train, m.seq_len)))
-    test = oracle.sample(uniforms(derive_seed(d.oracle_seed, "test_data"), (d.num_test, m.seq_len)))
-    return train, test, oracle
 
 
 class Trainer:
