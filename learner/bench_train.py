@@ -6,9 +6,7 @@ import math
 import os
 import tempfile
 
-import torch
-
-from actors.inline_pool import InlinePool
+from actors.inline_pool import InlinePool, torch_threads
 from learner.bench import PAPER, machine, seconds
 from learner.driver import Trainer
 from learner.learner import Learner, resolve_device
@@ -125,12 +123,14 @@ def train_bench(args) -> dict:
     """Per-phase seconds, counts, and the projected seconds of a whole run of the config."""
     device = resolve_device(args.device, "--device")  # before anything is built: a clear error
     config = bench_config(args)
-    torch.set_num_threads(os.cpu_count() or 1)  # as `seqgan train`
-    with tempfile.TemporaryDirectory(prefix="seqgan-bench-train-") as folder:
+    # Default: a thread per core, as `seqgan train` (the inline pool takes rollout.torch_threads).
+    with torch_threads(args.threads or os.cpu_count() or 1), \
+            tempfile.TemporaryDirectory(prefix="seqgan-bench-train-") as folder:
         timer = PhaseTimer(config, folder, args.repeats, args.batches)
         measured = timer.phases()
         num_train, params = len(timer.train), parameter_counts(timer.learner)
         first = {k: round(v, 6) for k, v in timer.first.items()}
+        facts = machine(device)
     how_many = counts(config, num_train)
     phases = {}
     for name in UNITS:
@@ -148,7 +148,7 @@ def train_bench(args) -> dict:
             "first_call_s": first, "repeats": args.repeats,
             "not_projected": "checkpoints, the G-only broadcasts of MLE evaluations and extra g_steps, "
                              "and start-up (data, models, a compile's first call: first_call_s)",
-            "load_average": [round(x, 2) for x in os.getloadavg()], "machine": machine(device)}
+            "load_average": [round(x, 2) for x in os.getloadavg()], "machine": facts}
 
 
 def parameter_counts(learner: Learner) -> dict[str, int]:

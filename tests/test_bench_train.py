@@ -15,13 +15,15 @@ TINY = ["model.vocab_size=50", "model.seq_len=10", "discriminator.filter_sizes=[
 
 
 def bench_json(capsys, *extra):
-    assert main(["bench", "train", "--json", "--repeats", "1", "--batches", "2", "--set", *TINY, *extra]) == 0
+    assert main(["bench", "train", "--json", "--repeats", "1", "--batches", "2", *extra, "--set", *TINY]) == 0
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
 @pytest.mark.smoke
 def test_bench_train_times_every_phase_and_projects_the_run_from_the_config_counts(capsys):
-    result = bench_json(capsys)
+    threads = torch.get_num_threads()
+    result = bench_json(capsys, "--threads", "1")
+    assert result["machine"]["torch_threads"] == 1 and torch.get_num_threads() == threads  # restored after
     phases = result["phases"]
     assert set(phases) == {"mle_epoch", "d_step", "sample_negatives", "sample_pg", "rewards", "pg_step",
                            "broadcast", "eval_mle", "eval_adv"}
@@ -44,7 +46,7 @@ def test_bench_train_times_every_phase_and_projects_the_run_from_the_config_coun
 
 @pytest.mark.smoke
 def test_bench_train_prints_a_table_and_names_a_bad_key(capsys):
-    assert main(["bench", "train", "--repeats", "1", "--batches", "1", "--set", *TINY]) == 0
+    assert main(["bench", "train", "--repeats", "1", "--batches", "1", "--threads", "1", "--set", *TINY]) == 0
     table = capsys.readouterr().out
     assert "projected total" in table and "d_step" in table and "machine" in table
     assert main(["bench", "train", "--set", "train.no_such_key=1"]) == 2

@@ -71,6 +71,8 @@ def register(sub) -> None:
     train.add_argument("--repeats", type=positive_int, default=3, help="timed calls per phase (the median)")
     train.add_argument("--batches", type=positive_int, default=16,
                        help="batches timed of an MLE epoch and of each D epoch (then scaled)")
+    train.add_argument("--threads", type=positive_int,
+                       help="the learner's torch threads (default: one per core, as `seqgan train`)")
     add_overrides(train, "overrides of the preset, e.g. model.vocab_size=100")
     train.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
