@@ -25,37 +25,13 @@ from learner.run_store import RunStore
 from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
 from seqgan.config import DISCRIMINATOR_METHODS, Config, disc_pretrain_rounds, dump_config
-from seqgan.data import read_tokens
-from seqgan.endings import kept_mean, past_end, require_padded
+from seqgan.endings import kept_mean, past_end
 from seqgan.metrics import finite_or_none, nll_per_token
-from seqgan.oracle import check_oracle_fits, load_oracle, new_oracle
+from seqgan.real_data import real_data
 from seqgan.scheduled_sampling import keep_probability
 from seqgan.seeding import derive_seed, uniforms
 
 WRITTEN = ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")
-
-
-def real_data(config: Config):
-    """(train [N, T], test [M, T], oracle or None) as the config says."""
-    m, d = config.model, config.data
-    if d.train_file is not None:
-        train = read_tokens(d.train_file, m.vocab_size, m.seq_len)
-        if len(train) < d.batch_size:  # MLE and D use full batches only: a smaller set trains nothing
-            raise ValueError(f"data.train_file {d.train_file!r} holds {len(train)} sequences, fewer than "
-                             f"data.batch_size = {d.batch_size}")
-        test = read_tokens(d.test_file, m.vocab_size, m.seq_len)
-        for tokens, path in ((train, d.train_file), (test, d.test_file)):  # padded as G's samples are
-            require_padded(tokens, m.end_token, f"token file {str(path)!r}")
-        return train, test, None
-    if d.oracle is not None:
-        oracle = load_oracle(d.oracle)
-        check_oracle_fits(oracle, m.vocab_size, m.seq_len, m.start_token, d.oracle)
-    else:
-        g = config.generator
-        oracle = new_oracle(m.vocab_size, g.embed_dim, g.hidden_dim, m.seq_len, m.start_token, d.oracle_seed)
-    train = oracle.sample(uniforms(derive_seed(d.oracle_seed, "train_data"), (d.num_train, m.seq_len)))
-    test = oracle.sample(uniforms(derive_seed(d.oracle_seed, "test_data"), (d.num_test, m.seq_len)))
-    return train, test, oracle
 
 
 class Trainer:

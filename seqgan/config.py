@@ -68,8 +68,8 @@ class DiscriminatorConfig:
 
 @dataclass
 class DataConfig:
-    # Real data is either sampled from an oracle (a file, or a new one from oracle_seed)
-    # or read from token-id files.
+    # Real data is sampled from an oracle (a file, or a new one from oracle_seed), or read from
+    # token-id files; with both, the files are the data and the oracle scores NLL-oracle.
     oracle: str | None = None
     oracle_seed: int = 88
     train_file: str | None = None
@@ -330,11 +330,12 @@ def validate(c: Config) -> None:
              f"{c.rollout.num_workers}): set learner.num_gpus, got {c.learner.num_gpus!r}")
     _require(c.data.num_train >= c.data.batch_size,
              f"data.num_train ({c.data.num_train}) must be >= data.batch_size ({c.data.batch_size})")
-    _require((c.data.train_file is None) == (c.data.test_file is None),
-             "data.train_file and data.test_file go together (token-id files), got "
-             f"{c.data.train_file!r} / {c.data.test_file!r}")
-    _require(c.data.train_file is None or c.data.oracle is None,
-             "give either data.oracle or data.train_file, not both")
+    _require(c.data.test_file is None or c.data.train_file is not None,
+             f"data.test_file {c.data.test_file!r} needs a data.train_file (token-id files), got null")
+    # Without an oracle nothing could draw a test set; with one, fresh oracle samples are it.
+    _require(c.data.train_file is None or c.data.test_file is not None or c.data.oracle is not None,
+             f"data.train_file {c.data.train_file!r} needs a data.test_file, or a data.oracle to sample "
+             "the test set from; got neither")
     from seqgan.sizing import DEVICE_KINDS, resolve_units  # sizing reads the checked config above
     for kind in DEVICE_KINDS:  # the work units must fit the budget wherever the workers run
         resolve_units(c, kind)

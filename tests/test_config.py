@@ -7,7 +7,7 @@ from seqgan.config import (MAX_SEQ_LEN, MAX_SEQUENCES, MAX_TOKENS, MAX_VOCAB_SIZ
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("preset", ["smoke", "paper", "cpu"])
+@pytest.mark.parametrize("preset", ["smoke", "paper", "cpu", "paper-oracle"])
 def test_presets_load(preset):
     config = load_config(f"deploy/configs/{preset}.yaml")
     assert config.model.seq_len >= max(config.discriminator.filter_sizes)

@@ -1,4 +1,5 @@
 """GPU checks: skipped cleanly without a CUDA device (CI has none)."""
+import json
 import math
 
 import pytest
@@ -56,6 +57,17 @@ def test_scaling_bench_in_process_on_the_gpu():
                                 "--rollouts", "2", "--repeats", "1"])
     result = bench_scaling.scaling(args)
     assert result["device"].startswith("cuda") and result["throughput"]["T20_N2_K0"] > 0
+
+
+def test_train_bench_on_the_gpu_with_cuda_graphs(capsys):
+    from learner.cli import main
+    assert main(["bench", "train", "--device", "cuda", "--json", "--repeats", "1", "--batches", "2", "--set",
+                 "model.vocab_size=50", "model.seq_len=10", "discriminator.filter_sizes=[1,2]",
+                 "discriminator.num_filters=[4,4]", "data.num_train=200", "data.num_test=64",
+                 "train.eval_samples=128", "rollout.num_rollouts=2", "learner.cuda_graphs=true"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["device"].startswith("cuda") and result["cuda_graphs"] is True and "gpu" in result["machine"]
+    assert all(p["seconds"] > 0 for p in result["phases"].values()) and "d_step" in result["first_call_s"]
 
 
 def test_inline_training_runs_its_worker_on_the_learners_gpu(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""`seqgan bench rollout|scaling|flops`: the command line of learner/bench*.py."""
+"""`seqgan bench rollout|scaling|flops|train`: the command line of learner/bench*.py."""
 from __future__ import annotations
 
 import json
@@ -13,6 +13,11 @@ def cmd_bench(args) -> None:
     keep_local_ray_on_loopback()
     from learner import bench, bench_plot, bench_scaling
 
+    if args.bench_command == "train":
+        from learner import bench_train
+        result = bench_train.train_bench(args)
+        print(json.dumps(result) if args.json else bench_train.describe(result))
+        return
     if args.bench_command == "scaling":
         results = [bench_scaling.scaling(args)]
     else:
@@ -58,4 +63,16 @@ def register(sub) -> None:
     flop.add_argument("--rollouts", type=positive_int, default=16)
     add_overrides(flop, BENCH_OVERRIDES)
     flop.add_argument("--json", action="store_true")
+    train = bsub.add_parser("train", help="each phase of a training run timed once, and the whole run projected")
+    train.add_argument("--config", help="preset to time (default: the paper's, deploy/configs/paper.yaml)")
+    train.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                       help="the learner's and the inline rollout worker's device; on cuda, "
+                            "--set learner.cuda_graphs=true trains D as CUDA graphs")
+    train.add_argument("--repeats", type=positive_int, default=3, help="timed calls per phase (the median)")
+    train.add_argument("--batches", type=positive_int, default=16,
+                       help="batches timed of an MLE epoch and of each D epoch (then scaled)")
+    train.add_argument("--threads", type=positive_int,
+                       help="the learner's torch threads (default: one per core, as `seqgan train`)")
+    add_overrides(train, "overrides of the preset, e.g. model.vocab_size=100")
+    train.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
