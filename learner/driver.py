@@ -25,6 +25,7 @@ from learner.run_store import RunStore
 from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
 from seqgan.config import Config, dump_config
+from seqgan.corpus_files import check_corpus_fits, read_corpus
 from seqgan.data import read_tokens
 from seqgan.metrics import finite_or_none, nll_per_token
 from seqgan.oracle import check_oracle_fits, load_oracle, new_oracle
@@ -36,6 +37,10 @@ WRITTEN = ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")
 def real_data(config: Config):
     """(train [N, T], test [M, T], oracle or None) as the config says."""
     m, d = config.model, config.data
+    if d.corpus is not None:  # the whole of both files; data.num_train/num_test do not apply
+        corpus = read_corpus(d.corpus)
+        check_corpus_fits(corpus, m.vocab_size, m.seq_len, d.batch_size, d.corpus)
+        return corpus.train, corpus.test, None
     if d.train_file is not None:
         train = read_tokens(d.train_file, m.vocab_size, m.seq_len)
         if len(train) < d.batch_size:  # MLE and D use full batches only: a smaller set trains nothing

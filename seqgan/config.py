@@ -42,6 +42,7 @@ class ModelConfig:
     vocab_size: int = 5000
     seq_len: int = 20
     start_token: int = 0
+    end_token: int | None = None  # None: fixed-length sequences; text corpora: 0 (<eos>)
 
 
 @dataclass
@@ -72,6 +73,7 @@ class DataConfig:
     oracle_seed: int = 88
     train_file: str | None = None
     test_file: str | None = None
+    corpus: str | None = None  # a corpus directory (seqgan corpus build): its train and test ids, whole
     num_train: int = 10_000
     num_test: int = 2_000
     batch_size: int = 64
@@ -309,6 +311,8 @@ def validate(c: Config) -> None:
              f"rollout.update_rate must be in [0, 1), got {c.rollout.update_rate!r}")
     _require(0 <= c.model.start_token < c.model.vocab_size,
              f"model.start_token must be in [0, {c.model.vocab_size}), got {c.model.start_token!r}")
+    _require(c.model.end_token is None or 0 <= c.model.end_token < c.model.vocab_size,
+             f"model.end_token must be null or in [0, {c.model.vocab_size}), got {c.model.end_token!r}")
     _require(c.model.seq_len >= 2, f"model.seq_len must be >= 2, got {c.model.seq_len!r}")
     _require(c.learner.device in ("auto", "cpu", "cuda"),
              f"learner.device must be auto, cpu or cuda, got {c.learner.device!r}")
@@ -324,6 +328,9 @@ def validate(c: Config) -> None:
              f"{c.data.train_file!r} / {c.data.test_file!r}")
     _require(c.data.train_file is None or c.data.oracle is None,
              "give either data.oracle or data.train_file, not both")
+    _require(c.data.corpus is None or (c.data.oracle is None and c.data.train_file is None),
+             f"data.corpus ({c.data.corpus!r}) replaces data.oracle and data.train_file: give one source of real "
+             f"data, got data.oracle = {c.data.oracle!r}, data.train_file = {c.data.train_file!r}")
     from seqgan.sizing import DEVICE_KINDS, resolve_units  # sizing reads the checked config above
     for kind in DEVICE_KINDS:  # the work units must fit the budget wherever the workers run
         resolve_units(c, kind)
