@@ -103,36 +103,39 @@ class Encoded:
     stats: dict = field(default_factory=dict)
 
 
-def encode(sentences: list[list[str]], vocabulary: list[str], seq_len: int, long: str = "drop") -> Encoded:
-    """Sentences -> padded ids. Empty sentences are dropped; those of more than seq_len - 1 tokens
-    are dropped or cut (`long`), each counted."""
+def fit_length(sentences: list[list[str]], seq_len: int, long: str = "drop") -> tuple[list[list[str]], dict]:
+    """(the sentences that go into the corpus, counts): empty ones are dropped; those of more than
+    seq_len - 1 tokens are dropped or cut to seq_len tokens (`long`)."""
     if long not in LONG_POLICIES:
         raise ValueError(f"long must be one of {', '.join(LONG_POLICIES)}, got {long!r}")
-    index = {token: i for i, token in enumerate(vocabulary)}
-    rows, lengths = [], []
-    empty = dropped = cut = 0
+    kept, empty, dropped, cut = [], 0, 0, 0
     for tokens in sentences:
         if not tokens:
             empty += 1
-            continue
-        if len(tokens) > seq_len - 1:
-            if long == "drop":
-                dropped += 1
-                continue
+        elif len(tokens) <= seq_len - 1:
+            kept.append(tokens)
+        elif long == "drop":
+            dropped += 1
+        else:
             cut += 1
-            tokens = tokens[:seq_len]
-        rows.append([index.get(token, UNK_ID) for token in tokens])
-        lengths.append(len(tokens))
-    ids = torch.full((len(rows), seq_len), EOS_ID, dtype=torch.long)  # [N, T], <eos> everywhere first
-    for row, (values, length) in enumerate(zip(rows, lengths)):
-        ids[row, :length] = torch.tensor(values, dtype=torch.long)
-    length_tensor = torch.tensor(lengths, dtype=torch.long)
-    tokens_kept = int(length_tensor.sum())
+            kept.append(tokens[:seq_len])
+    return kept, {"lines": len(sentences), "kept": len(kept), "cut": cut, "dropped_long": dropped,
+                  "dropped_empty": empty}
+
+
+def encode(sentences: list[list[str]], vocabulary: list[str], seq_len: int, stats: dict | None = None) -> Encoded:
+    """Sentences of at most seq_len tokens (`fit_length`'s) -> ids padded with <eos>, and the
+    token and <unk> counts added to `stats`."""
+    index = {token: i for i, token in enumerate(vocabulary)}
+    ids = torch.full((len(sentences), seq_len), EOS_ID, dtype=torch.long)  # [N, T], <eos> everywhere first
+    for row, tokens in enumerate(sentences):
+        ids[row, :len(tokens)] = torch.tensor([index.get(token, UNK_ID) for token in tokens], dtype=torch.long)
+    lengths = torch.tensor([len(tokens) for tokens in sentences], dtype=torch.long)  # [N]
+    tokens_kept = int(lengths.sum())
     unknown = int((ids == UNK_ID).sum())
-    stats = {"lines": len(sentences), "kept": len(rows), "cut": cut, "dropped_long": dropped,
-             "dropped_empty": empty, "tokens": tokens_kept, "unk": unknown,
+    stats = {**(stats or {}), "tokens": tokens_kept, "unk": unknown,
              "unk_rate": round(unknown / tokens_kept, 6) if tokens_kept else 0.0}
-    return Encoded(ids, length_tensor, stats)
+    return Encoded(ids, lengths, stats)
 
 
 def split_held_out(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from seqgan.corpus import (EOS, EOS_ID, LONG_POLICIES, SPECIALS, TOKENIZERS, UNK, Encoded, build_vocabulary,
-                           encode, first_eos_lengths, split_held_out, tokenize_lines)
+                           encode, first_eos_lengths, fit_length, split_held_out, tokenize_lines)
 from seqgan.data import _lines, format_tokens, read_text, read_tokens
 from seqgan.errors import BadFileError
 from seqgan.packing import atomic_write_bytes
@@ -66,9 +66,11 @@ def build_corpus(train_file: str, out: str | Path, *, test_file: str | None = No
         train_part, test_part = split_held_out(len(train_tokens), test_fraction, seed)
         train_tokens, test_tokens = [train_tokens[i] for i in train_part], [train_tokens[i] for i in test_part]
         test_source = {"fraction": test_fraction, "seed": seed, "from": str(train_file)}
-    vocabulary = build_vocabulary(train_tokens, min_count, max_vocab)
-    splits = {"train": encode(train_tokens, vocabulary, seq_len, long),
-              "test": encode(test_tokens, vocabulary, seq_len, long)}
+    (train_kept, train_stats), (test_kept, test_stats) = (fit_length(train_tokens, seq_len, long),
+                                                         fit_length(test_tokens, seq_len, long))
+    vocabulary = build_vocabulary(train_kept, min_count, max_vocab)  # of what is trained on
+    splits = {"train": encode(train_kept, vocabulary, seq_len, train_stats),
+              "test": encode(test_kept, vocabulary, seq_len, test_stats)}
     for name, encoded in splits.items():
         if not len(encoded.ids):
             raise BadFileError(f"the {name} split keeps no sentence ({encoded.stats}); "
