@@ -65,12 +65,15 @@ def _sentence_vocabulary(args, vocab_size: int) -> tuple[list[str], str | None]:
     return vocabulary, settings["tokenizer"]
 
 
-def _sample_text(generator, count: int, seed: int, format_lines):
-    """The sampled lines, SAMPLE_CHUNK sequences at a time (encoded text)."""
+def _sample_text(generator, count: int, seed: int, format_lines=None):
+    """The sampled lines, SAMPLE_CHUNK sequences at a time (encoded text); format_lines(tokens [N, T])
+    makes the text (default: token ids)."""
     import torch
 
+    from seqgan.data import format_tokens
     from seqgan.seeding import derive_seed
 
+    format_lines = format_lines or format_tokens
     # One generator across chunks: torch fills CPU tensors in order, so these are the draws
     # seqgan.seeding.uniforms(seed, (count, T)) makes in one call.
     draws = torch.Generator().manual_seed(derive_seed(seed, "sample_cli"))
