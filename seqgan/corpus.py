@@ -127,10 +127,12 @@ def encode(sentences: list[list[str]], vocabulary: list[str], seq_len: int, stat
     """Sentences of at most seq_len tokens (`fit_length`'s) -> ids padded with <eos>, and the
     token and <unk> counts added to `stats`."""
     index = {token: i for i, token in enumerate(vocabulary)}
-    ids = torch.full((len(sentences), seq_len), EOS_ID, dtype=torch.long)  # [N, T], <eos> everywhere first
-    for row, tokens in enumerate(sentences):
-        ids[row, :len(tokens)] = torch.tensor([index.get(token, UNK_ID) for token in tokens], dtype=torch.long)
+    flat = torch.tensor([index.get(token, UNK_ID) for tokens in sentences for token in tokens],
+                        dtype=torch.long)  # [sum of lengths]
     lengths = torch.tensor([len(tokens) for tokens in sentences], dtype=torch.long)  # [N]
+    filled = torch.arange(seq_len) < lengths[:, None]  # [N, T]: the sentence's positions, row by row
+    ids = torch.full((len(sentences), seq_len), EOS_ID, dtype=torch.long)  # [N, T], <eos> everywhere first
+    ids[filled] = flat  # boolean indexing walks rows in order, as `flat` was made
     tokens_kept = int(lengths.sum())
     unknown = int((ids == UNK_ID).sum())
     stats = {**(stats or {}), "tokens": tokens_kept, "unk": unknown,

@@ -11,7 +11,7 @@ import yaml
 from learner.cli import main
 from seqgan.config import ConfigError, load_config
 from seqgan.corpus import (EOS, UNK, build_vocabulary, encode, first_eos_lengths, fit_length, format_sentences,
-                           split_held_out, tokenize)
+                           join_tokens, split_held_out, tokenize)
 from seqgan.corpus_files import build_corpus, read_corpus
 from seqgan.errors import BadFileError
 
@@ -40,6 +40,7 @@ def corpus_dir(tmp_path):
 def test_tokenizers():
     assert tokenize("a man  on\ta bike", "space") == ["a", "man", "on", "a", "bike"]
     assert tokenize(" 秦川 雄  帝 ", "char") == ["秦", "川", " ", "雄", " ", "帝"]
+    assert join_tokens(tokenize(" 秦川 雄  帝 ", "char"), "char") == "秦川 雄 帝"
     # NLTK's word tokenizer: the period ending the line is split off, one inside it is not
     assert tokenize("the front wheel.", "word") == ["the", "front", "wheel", "."]
     assert tokenize("at 11:59. there is a rack.", "word") == ["at", "11:59.", "there", "is", "a", "rack", "."]
@@ -120,6 +121,8 @@ def test_held_out_fraction_build(tmp_path):
     assert settings["test_source"] == {"fraction": 0.2, "seed": 1, "from": str(tmp_path / "t.txt")}
     with pytest.raises(ValueError, match="--test FILE or --test-fraction"):
         build_corpus(str(tmp_path / "t.txt"), tmp_path / "d", tokenizer="space")
+    with pytest.raises(BadFileError, match="the train split keeps no sentence"):  # every line is 3 tokens
+        build_corpus(str(tmp_path / "t.txt"), tmp_path / "e", test_fraction=0.2, tokenizer="space", seq_len=3)
 
 
 @pytest.mark.unit

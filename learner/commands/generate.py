@@ -97,7 +97,8 @@ def register(sub) -> None:
     sample = sub.add_parser("sample", help="sample from a trained run's generator")
     sample.add_argument("--run", required=True, help="run directory")
     sample.add_argument("-n", type=sample_count, required=True, help=f"number of sequences (at most {MAX_SEQUENCES})")
-    sample.add_argument("--out", required=True, help="output file (token ids, words with --vocab, sentences with --format text)")
+    sample.add_argument("--out", required=True,
+                        help="output file (token ids, words with --vocab, sentences with --format text)")
     sample.add_argument("--vocab", help="vocabulary file, one word a line (line i = token i)")
     sample.add_argument("--format", choices=("ids", "text"), default="ids",
                         help="ids: every token of each sequence (words with --vocab); text: the sentence "
