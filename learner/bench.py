@@ -9,6 +9,7 @@ import time
 
 import torch
 
+from learner.bench_floor import floor_parts
 from learner.bench_memory import peak_bytes
 from learner.learner import resolve_device
 from rewards.reference import reference_unit_reward_sums
@@ -85,14 +86,16 @@ def rollout_at(args, seq_len: int) -> dict:
     fast_s = seconds(lambda: [unit_reward_sums(generator, disc, samples, u, sizes) for u in units], args.repeats)
     reference_s = None if args.no_reference else seconds(
         lambda: reference_unit_reward_sums(generator, disc, samples, whole), args.repeats)
-    floor_s = unavoidable_seconds(generator, disc, batch, seq_len, r.num_rollouts, args.repeats)
+    floor = floor_parts(generator, disc, batch, seq_len, r.num_rollouts, seconds, args.repeats)
+    floor_s = sum(floor.values())
     peak = peak_bytes(config_args, device)
     return {"bench": "rollout", "batch": batch, "seq_len": seq_len, "rollouts": r.num_rollouts,
             "units": len(units), "sizes": dataclasses.asdict(sizes), "fast_s": round(fast_s, 3),
             "reference_s": reference_s and round(reference_s, 3),
             "speedup": reference_s and round(reference_s / fast_s, 2), "floor_s": round(floor_s, 3),
             "speedup_ceiling": reference_s and round(reference_s / floor_s, 2),
-            "fast_over_floor": round(fast_s / floor_s, 2), "peak_bytes": peak, "memory_budget": r.memory_budget,
+            "fast_over_floor": round(fast_s / floor_s, 2), "floor_parts": {k: round(v, 3) for k, v in floor.items()},
+            "peak_bytes": peak, "memory_budget": r.memory_budget,
             "peak_over_budget": round(peak / r.memory_budget, 3), "peak_measure": PEAK_MEASURE[device.type],
             "d_conv": d_conv_flops(config, batch), "repeats": args.repeats, "device": str(device),
             "machine": machine(device)}
@@ -115,23 +118,6 @@ def flops(args) -> list[dict]:
     return [{"bench": "flops", "batch": args.batch, "seq_len": seq_len, "rollouts": args.rollouts,
              "d_conv": d_conv_flops(paper_config(seq_len, args.rollouts, args.set), args.batch)}
             for seq_len in args.seq_len]
-
-
-@torch.no_grad()
-def unavoidable_seconds(generator, disc, batch: int, seq_len: int, rollouts: int, repeats: int) -> float:
-    """Seconds of the work any engine that gives the same rewards must do: G's distribution and a
-    draw for every completed token, and D's highway and output layers for every completion (their
-    pooled features differ, so nothing is shared). `reference_s / floor_s` bounds the speedup."""
-    tokens = batch * rollouts * sum(seq_len - t for t in range(1, seq_len))  # B*N*sum(T-t)
-    completions = batch * rollouts * (seq_len - 1)
-    device = next(generator.parameters()).device
-    hidden = torch.rand(tokens, generator.lstm.hidden_size, device=device) * 2 - 1  # LSTM outputs: (-1, 1)
-    draws = uniforms(1, (tokens,), device)
-    pooled = disc.features(generator.sample(uniforms(2, (batch, seq_len), device)))  # values: cost-neutral
-    features = pooled.repeat(-(-completions // batch), 1)[:completions]  # [completions, F]
-    rows = 1024  # D batch of the fast engine's size
-    return (seconds(lambda: generator.next_tokens(hidden, draws), repeats)
-            + seconds(lambda: [disc.head(features[i:i + rows]) for i in range(0, completions, rows)], repeats))
 
 
 def describe(result: dict) -> str:

@@ -24,11 +24,12 @@ from learner.run_log import RunLog, records_at
 from learner.run_store import RunStore
 from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
-from seqgan.config import Config, dump_config
+from seqgan.config import DISCRIMINATOR_METHODS, Config, disc_pretrain_rounds, dump_config
 from seqgan.corpus_files import check_corpus_fits, read_corpus
 from seqgan.data import read_tokens
 from seqgan.metrics import finite_or_none, nll_per_token
 from seqgan.oracle import check_oracle_fits, load_oracle, new_oracle
+from seqgan.scheduled_sampling import keep_probability
 from seqgan.seeding import derive_seed, uniforms
 
 WRITTEN = ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")
@@ -201,7 +202,7 @@ class Trainer:
             return self.learner.train_discriminator(negatives, round_key)
 
     def pretrain_discriminator(self, first: int) -> None:
-        rounds = self.config.train.disc_pretrain_rounds
+        rounds = disc_pretrain_rounds(self.config.train)
         if first < rounds:
             self.broadcast_unpublished("generator")  # MLE's last epoch already sent the current G
         for round_index in range(first, rounds):
@@ -232,15 +233,27 @@ class Trainer:
             self.broadcast("discriminator")  # D is re-sent only after a discriminator phase
         return stats
 
+    def baseline_iteration(self, iteration: int) -> dict:
+        """A baseline's iteration on the same schedule: one more MLE epoch (train.method mle) or one
+        epoch of scheduled sampling with the real-input probability decaying linearly (ss)."""
+        t = self.config.train
+        keep = keep_probability(iteration, t.adv_iterations, t.ss_final_keep) if t.method == "ss" else 1.0
+        with self.timed("mle"):
+            loss = self.learner.mle_epoch(t.mle_epochs + iteration, keep)  # epochs past pre-training's
+        self.broadcast("generator")
+        return {"g_loss": loss, **({"ss_keep": round(keep, 6)} if t.method == "ss" else {})}
+
     def adversarial(self, first: int) -> None:
         t = self.config.train
-        if first < t.adv_iterations:
+        with_disc = t.method in DISCRIMINATOR_METHODS
+        iterate = self.adversarial_iteration if with_disc else self.baseline_iteration
+        if first < t.adv_iterations and with_disc:
             self.broadcast_unpublished("generator", "rollout", "discriminator")  # timed in this first record
         self.pool.stats()  # pool statistics start with the adversarial phase
         for iteration in range(first, t.adv_iterations):
-            stats = self.adversarial_iteration(iteration)
+            stats = iterate(iteration)
             if (iteration + 1) % t.eval_every == 0 or iteration == t.adv_iterations - 1:
-                stats.update(self.evaluate(disc=True))
+                stats.update(self.evaluate(disc=with_disc))
             stats.update(self.pool.stats())
             self.end_step("adv", iteration, t.adv_iterations, stats)
 
@@ -248,7 +261,7 @@ class Trainer:
         t, done = self.config.train, self.steps_done
         self.pretrain_generator(first=done)
         self.pretrain_discriminator(first=max(0, done - t.mle_epochs))
-        self.adversarial(first=max(0, done - t.mle_epochs - t.disc_pretrain_rounds))
+        self.adversarial(first=max(0, done - t.mle_epochs - disc_pretrain_rounds(t)))
 
     def restore(self, lost: Exception) -> None:
         """A new learner from the latest checkpoint; the steps after it are redone (and their records,

@@ -15,7 +15,8 @@ from seqgan.data import batches
 from seqgan.metrics import nll_per_token
 from seqgan.models import build_discriminator, build_generator
 from seqgan.packing import PackedWeights, load_into, pack_state
-from seqgan.seeding import derive_seed
+from seqgan.scheduled_sampling import scheduled_sampling_logits
+from seqgan.seeding import derive_seed, uniforms
 
 
 def resolve_device(name: str, key: str = "learner.device") -> torch.device:
@@ -140,8 +141,9 @@ class Learner:
         return loss_value
 
     @updates_in_fixed_order
-    def mle_epoch(self, epoch: int) -> float:
-        """One epoch of teacher-forced maximum likelihood over full batches; mean token NLL."""
+    def mle_epoch(self, epoch: int, keep: float = 1.0) -> float:
+        """One epoch of maximum likelihood over full batches; mean token NLL. Each input is the real
+        previous token with probability `keep` (1: teacher forcing; below 1: scheduled sampling)."""
         self.generator.train()
         self.last_update = ("mle", epoch)
         shuffle = torch.Generator().manual_seed(derive_seed(self.config.train.seed, "mle", epoch))
@@ -149,7 +151,7 @@ class Learner:
         total, norms, count = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0
         for batch in batches(self.train_data, self.config.data.batch_size, shuffle):
             batch = batch.to(self.device)
-            logits = self.generator(batch)  # [B, T, V]
+            logits = self._input_logits(batch, keep, epoch, count)  # [B, T, V]
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
             norms += self._generator_step(loss, "mle")
             total += loss.detach()
@@ -158,6 +160,13 @@ class Learner:
         self.rollout.load_state_dict(self.generator.state_dict())
         self._bump("generator", "rollout")
         return total_value / max(count, 1)
+
+    def _input_logits(self, batch: torch.Tensor, keep: float, epoch: int, index: int) -> torch.Tensor:
+        """G's logits [B, T, V] for batch [B, T], its inputs real with probability `keep`."""
+        if keep >= 1.0:
+            return self.generator(batch)
+        draws = uniforms(derive_seed(self.config.train.seed, "ss", epoch, index), (2, *batch.shape), self.device)
+        return scheduled_sampling_logits(self.generator, batch, draws[0] < keep, draws[1])
 
     @updates_in_fixed_order
     def pg_step(self, samples: torch.Tensor, rewards: torch.Tensor, step: int | None = None) -> float:

@@ -91,6 +91,10 @@ class TrainConfig:
     eval_every: int = 5  # MLE epochs / adversarial iterations between NLL evaluations
     eval_samples: int = 9_984
     checkpoint_every: int = 10  # steps of each phase (epochs, rounds, iterations) between checkpoints
+    # What an adversarial iteration does: seqgan (the paper), or a baseline on the same data and
+    # schedule: mle (one more MLE epoch), ss (one scheduled-sampling epoch).
+    method: str = "seqgan"
+    ss_final_keep: float = 0.5  # ss: real-input probability at the last iteration (1 at the first)
 
 
 @dataclass
@@ -306,6 +310,10 @@ def validate(c: Config) -> None:
     _require(max(d.filter_sizes) <= c.model.seq_len,
              f"discriminator.filter_sizes has {max(d.filter_sizes)} > model.seq_len {c.model.seq_len}: "
              "a filter must fit in a sequence")
+    _require(c.train.method in METHODS,
+             f"train.method must be one of {', '.join(METHODS)}, got {c.train.method!r}")
+    _require(0.0 <= c.train.ss_final_keep <= 1.0,
+             f"train.ss_final_keep must be in [0, 1], got {c.train.ss_final_keep!r}")
     _require(0.0 <= d.dropout < 1.0, f"discriminator.dropout must be in [0, 1), got {d.dropout!r}")
     _require(0.0 <= c.rollout.update_rate < 1.0,
              f"rollout.update_rate must be in [0, 1), got {c.rollout.update_rate!r}")
@@ -334,6 +342,15 @@ def validate(c: Config) -> None:
     from seqgan.sizing import DEVICE_KINDS, resolve_units  # sizing reads the checked config above
     for kind in DEVICE_KINDS:  # the work units must fit the budget wherever the workers run
         resolve_units(c, kind)
+
+
+METHODS = ("seqgan", "mle", "ss")  # train.method
+DISCRIMINATOR_METHODS = ("seqgan",)  # the methods that train and use D
+
+
+def disc_pretrain_rounds(t: TrainConfig) -> int:
+    """D pre-training rounds the run makes: none for the baselines that never use D."""
+    return t.disc_pretrain_rounds if t.method in DISCRIMINATOR_METHODS else 0
 
 
 SIZE_KEYS = ("chunk_tokens", "unit_samples", "unit_prefixes", "unit_rollouts")

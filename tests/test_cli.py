@@ -171,6 +171,9 @@ def test_bench_rollout_reports_times_ratio_and_ceiling():
     # peak RSS growth of a fresh process: above nothing, well within the default 1 GiB budget
     assert 0 <= result["peak_bytes"] <= result["memory_budget"] == 1 << 30  # 0: pages swapped out mid-run
     assert result["d_conv"]["saved"] > 0 and result["fast_over_floor"] > 0
+    parts = result["floor_parts"]  # the floor is its parts: LSTM steps, sampling, D's unshared windows, D's head
+    assert set(parts) == {"lstm_s", "sample_s", "d_conv_s", "d_head_s"} and min(parts.values()) > 0
+    assert abs(sum(parts.values()) - result["floor_s"]) <= 0.003
 
 
 @pytest.mark.smoke

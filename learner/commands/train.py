@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from learner.commands.common import add_overrides, keep_local_ray_on_loopback
-from seqgan.config import Config, ConfigError, dump_config, load_config, to_dict
+from seqgan.config import Config, ConfigError, disc_pretrain_rounds, dump_config, load_config, to_dict
 
 # Keys that say where a run's work happens, not what it computes (results are the same for any
 # number of workers): a resumed run may change them.
@@ -83,7 +83,7 @@ def watchers(config: Config, run):
 
     def watch(kept: list[dict]) -> list:
         t = config.train
-        totals = {"mle": t.mle_epochs, "disc": t.disc_pretrain_rounds, "adv": t.adv_iterations}
+        totals = {"mle": t.mle_epochs, "disc": disc_pretrain_rounds(t), "adv": t.adv_iterations}
         events = TensorBoardEvents.open(run, len(kept), kept)
         if events is None:
             print(f"seqgan: {MISSING}", file=sys.stderr)

@@ -1,0 +1,16 @@
+"""`seqgan report RUN_DIR...`: a markdown table of best and final NLL-oracle or BLEU per run."""
+from __future__ import annotations
+
+
+def cmd_report(args) -> None:
+    from learner.report import report
+
+    print(report(args.runs, args.places))
+
+
+def register(sub) -> None:
+    report = sub.add_parser("report", help="markdown table of best and final NLL-oracle (or BLEU) per run")
+    report.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (folders or URIs), a row each")
+    report.add_argument("--places", type=int, default=3, choices=range(1, 10), metavar="1..9",
+                        help="decimal places (default 3)")
+    report.set_defaults(func=cmd_report)

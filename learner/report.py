@@ -1,0 +1,60 @@
+"""`seqgan report`: one markdown row per run with its best and final scores, as the paper's tables."""
+from __future__ import annotations
+
+import yaml
+
+from learner.plotting import read_records, run_labels
+from learner.run_store import RunStore
+
+# (record key, column title, lower is better); a column appears when some run logged the key.
+NLL = ("nll_oracle", "NLL-oracle", True)
+TEXT = [*((f"bleu_{n}", f"BLEU-{n}", False) for n in range(2, 6)),
+        *((f"self_bleu_{n}", f"Self-BLEU-{n}", True) for n in range(2, 6))]
+
+
+def method_of(location: str) -> str:
+    """train.method from the run's config.yaml (runs from before the switch are seqgan)."""
+    config = yaml.safe_load(RunStore(location).read_text("config.yaml")) or {}
+    train = config.get("train") if isinstance(config, dict) else None
+    return str(train.get("method", "seqgan")) if isinstance(train, dict) else "seqgan"
+
+
+def best(values: list[float], lower: bool) -> float | None:
+    return (min(values) if lower else max(values)) if values else None
+
+
+def scores(records: list[dict]) -> dict[str, float | None]:
+    """NLL-oracle after MLE pre-training, best and final; BLEU and Self-BLEU best (by BLEU-2's
+    direction: higher) and final."""
+    row = {}
+    key, _, lower = NLL
+    values = [r[key] for r in records if r.get(key) is not None]
+    mle = [r[key] for r in records if r.get(key) is not None and r["phase"] == "mle"]
+    row.update({"mle " + key: mle[-1] if mle else None, "best " + key: best(values, lower),
+                "final " + key: values[-1] if values else None})
+    for key, _, lower in TEXT:
+        values = [r[key] for r in records if r.get(key) is not None]
+        row.update({"best " + key: best(values, lower), "final " + key: values[-1] if values else None})
+    return row
+
+
+def columns(rows: list[dict]) -> list[tuple[str, str]]:
+    """(row key, title) of every score some run has."""
+    key, title, _ = NLL
+    wanted = [("mle " + key, f"{title} after MLE"), ("best " + key, f"best {title}"),
+              ("final " + key, f"final {title}")]
+    for key, title, _ in TEXT:
+        wanted += [("best " + key, f"best {title}"), ("final " + key, f"final {title}")]
+    return [(k, t) for k, t in wanted if any(row.get(k) is not None for row in rows)]
+
+
+def report(locations: list[str], places: int = 3) -> str:
+    """The markdown table: run, method, steps logged, then each score column."""
+    rows = [scores(read_records(location)) for location in locations]
+    shown = columns(rows)
+    lines = ["| run | method | " + " | ".join(title for _, title in shown) + " |",
+             "| --- | --- |" + " --- |" * len(shown)]
+    for label, location, row in zip(run_labels(locations), locations, rows):
+        cells = ["" if row[k] is None else f"{row[k]:.{places}f}" for k, _ in shown]
+        lines.append(f"| {label} | {method_of(location)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
