@@ -74,6 +74,7 @@ class DataConfig:
     oracle_seed: int = 88
     train_file: str | None = None
     test_file: str | None = None
+    corpus: str | None = None  # a corpus directory (seqgan corpus build): its train and test ids, whole
     num_train: int = 10_000
     num_test: int = 2_000
     batch_size: int = 64
@@ -336,6 +337,9 @@ def validate(c: Config) -> None:
     _require(c.data.train_file is None or c.data.test_file is not None or c.data.oracle is not None,
              f"data.train_file {c.data.train_file!r} needs a data.test_file, or a data.oracle to sample "
              "the test set from; got neither")
+    _require(c.data.corpus is None or (c.data.oracle is None and c.data.train_file is None),
+             f"data.corpus ({c.data.corpus!r}) replaces data.oracle and data.train_file: give one source of real "
+             f"data, got data.oracle = {c.data.oracle!r}, data.train_file = {c.data.train_file!r}")
     from seqgan.sizing import DEVICE_KINDS, resolve_units  # sizing reads the checked config above
     for kind in DEVICE_KINDS:  # the work units must fit the budget wherever the workers run
         resolve_units(c, kind)
@@ -356,9 +360,9 @@ def _require_end_token(c: Config) -> None:
         return
     _require(0 <= end < c.model.vocab_size,
              f"model.end_token must be null or in [0, {c.model.vocab_size}), got {end!r}")
-    _require(c.data.train_file is not None,
-             f"model.end_token ({end}) is for corpora (data.train_file / data.test_file); the synthetic oracle "
-             "is fixed-length: set the data files or leave model.end_token null")
+    _require((c.data.corpus is not None or c.data.train_file is not None) and c.data.oracle is None,
+             f"model.end_token ({end}) is for corpora (data.corpus, or data.train_file without data.oracle); "
+             "an oracle is fixed-length: give a corpus or leave model.end_token null")
 
 
 SIZE_KEYS = ("chunk_tokens", "unit_samples", "unit_prefixes", "unit_rollouts")

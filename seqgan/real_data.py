@@ -1,10 +1,11 @@
-"""The real sequences a config names: sampled from an oracle, read from token-id files, or the
+"""The real sequences a config names: a text corpus, sampled from an oracle, read from token-id files, or the
 paper's set-up, the oracle's own samples in a file (data.train_file) with the oracle for NLL-oracle."""
 from __future__ import annotations
 
 import torch
 
 from seqgan.config import Config
+from seqgan.corpus_files import check_corpus_fits, read_corpus
 from seqgan.data import read_tokens
 from seqgan.endings import require_padded
 from seqgan.errors import BadFileError
@@ -18,6 +19,10 @@ def real_data(config: Config) -> tuple[torch.Tensor, torch.Tensor, Generator | N
     data.test_file, the test set is data.num_test fresh oracle samples (from data.oracle_seed): the
     training file is used whole, as the paper's code trains on all of it."""
     m, d = config.model, config.data
+    if d.corpus is not None:  # the whole of both files; data.num_train/num_test do not apply
+        corpus = read_corpus(d.corpus)
+        check_corpus_fits(corpus, m.vocab_size, m.seq_len, d.batch_size, d.corpus)
+        return corpus.train, corpus.test, None
     oracle = None
     if d.oracle is not None:
         oracle = load_oracle(d.oracle)

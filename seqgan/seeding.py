@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 PHASES = {"oracle": 0, "init": 1, "mle": 2, "disc": 3, "pg_batch": 4, "negatives": 5, "rollout": 6,
-          "eval": 7, "test_data": 8, "train_data": 9, "sample_cli": 10, "ss": 11}
+          "eval": 7, "test_data": 8, "train_data": 9, "sample_cli": 10, "ss": 11, "corpus_split": 12}
 
 
 def derive_seed(run_seed: int, phase: str, *keys: int) -> int:

@@ -19,30 +19,68 @@ def sample_count(text: str) -> int:
 
 def cmd_sample(args) -> None:
     from learner.checkpoint import load_generator
-    from seqgan.data import read_vocabulary
     from seqgan.packing import atomic_write_bytes
 
     new_output(args.out)
     generator = load_generator(args.run)
-    vocabulary = read_vocabulary(args.vocab, generator.vocab_size) if args.vocab else None
-    atomic_write_bytes(args.out, _sample_text(generator, args.n, args.seed, vocabulary))
-    print(f"wrote {args.n} sequences to {args.out}")
+    format_lines = _line_formatter(args, generator.vocab_size)
+    atomic_write_bytes(args.out, _sample_text(generator, args.n, args.seed, format_lines))
+    print(f"wrote {args.n} {'sentences' if args.format == 'text' else 'sequences'} to {args.out}")
 
 
-def _sample_text(generator, count: int, seed: int, vocabulary: list[str] | None):
-    """The sampled lines, SAMPLE_CHUNK sequences at a time (encoded text)."""
+def _line_formatter(args, vocab_size: int):
+    """tokens [N, T] -> text: sentences (--format text), words (--vocab) or token ids."""
+    from functools import partial
+
+    from seqgan.corpus import format_sentences
+    from seqgan.data import format_tokens, read_vocabulary
+
+    if args.format == "text":
+        vocabulary, tokenizer = _sentence_vocabulary(args, vocab_size)
+        return partial(format_sentences, vocabulary=vocabulary, tokenizer=tokenizer)
+    return partial(format_tokens, vocabulary=read_vocabulary(args.vocab, vocab_size) if args.vocab else None)
+
+
+def _sentence_vocabulary(args, vocab_size: int) -> tuple[list[str], str | None]:
+    """(vocabulary, tokenizer) for --format text: --vocab FILE, else the corpus directory named in
+    the run's config (data.corpus; a relative path is taken from the working directory)."""
+    from seqgan.data import read_vocabulary
+
+    if args.vocab:
+        return read_vocabulary(args.vocab, vocab_size), None
+    from pathlib import Path
+
+    from learner.checkpoint import run_config
+    from learner.run_store import RunStore
+    from seqgan.corpus_files import read_corpus_vocabulary, read_settings
+
+    corpus = run_config(RunStore(args.run)).data.corpus
+    if corpus is None:
+        raise ValueError(f"run {args.run!r} was not trained on a corpus (data.corpus is null): "
+                         "--format text needs --vocab FILE")
+    settings = read_settings(Path(corpus) / "corpus.json")
+    vocabulary = read_corpus_vocabulary(Path(corpus) / "vocab.txt", settings["vocab_size"])
+    if len(vocabulary) != vocab_size:
+        raise ValueError(f"corpus {corpus!r} has {len(vocabulary)} tokens, the run's generator {vocab_size}")
+    return vocabulary, settings["tokenizer"]
+
+
+def _sample_text(generator, count: int, seed: int, format_lines=None):
+    """The sampled lines, SAMPLE_CHUNK sequences at a time (encoded text); format_lines(tokens [N, T])
+    makes the text (default: token ids)."""
     import torch
 
     from seqgan.data import format_tokens
     from seqgan.seeding import derive_seed
 
+    format_lines = format_lines or format_tokens
     # One generator across chunks: torch fills CPU tensors in order, so these are the draws
     # seqgan.seeding.uniforms(seed, (count, T)) makes in one call.
     draws = torch.Generator().manual_seed(derive_seed(seed, "sample_cli"))
     for start in range(0, count, SAMPLE_CHUNK):
         rows = min(SAMPLE_CHUNK, count - start)
         uniforms = torch.rand((rows, generator.seq_len), generator=draws, dtype=torch.float64)
-        yield format_tokens(generator.sample(uniforms), vocabulary).encode()
+        yield format_lines(generator.sample(uniforms)).encode()
 
 
 def cmd_eval(args) -> None:
@@ -59,8 +97,12 @@ def register(sub) -> None:
     sample = sub.add_parser("sample", help="sample from a trained run's generator")
     sample.add_argument("--run", required=True, help="run directory")
     sample.add_argument("-n", type=sample_count, required=True, help=f"number of sequences (at most {MAX_SEQUENCES})")
-    sample.add_argument("--out", required=True, help="output file (token ids, or words with --vocab)")
+    sample.add_argument("--out", required=True,
+                        help="output file (token ids, words with --vocab, sentences with --format text)")
     sample.add_argument("--vocab", help="vocabulary file, one word a line (line i = token i)")
+    sample.add_argument("--format", choices=("ids", "text"), default="ids",
+                        help="ids: every token of each sequence (words with --vocab); text: the sentence "
+                             "before the first <eos>, words from --vocab or the run's data.corpus")
     sample.add_argument("--seed", type=seed_int, default=0)
     sample.set_defaults(func=cmd_sample)
 
