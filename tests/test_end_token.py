@@ -47,8 +47,10 @@ def test_end_token_is_checked_and_refused_with_the_oracle():
     for bad in (-1, 60):
         with pytest.raises(ConfigError, match=rf"model.end_token must be null or in \[0, 60\), got {bad}"):
             load_config(SMOKE, [f"model.end_token={bad}", *CORPUS])
-    with pytest.raises(ConfigError, match="model.end_token .* the synthetic oracle is fixed-length"):
+    with pytest.raises(ConfigError, match="model.end_token .* an oracle is fixed-length"):
         load_config(SMOKE, ["model.end_token=3"])
+    with pytest.raises(ConfigError, match="model.end_token .* an oracle is fixed-length"):  # its samples in a file
+        load_config(SMOKE, ["model.end_token=3", *CORPUS, "data.oracle=oracle.sgw"])
     with pytest.raises(ConfigError, match="model.end_token: expected int"):
         load_config(SMOKE, ["model.end_token=true", *CORPUS])
 
