@@ -35,7 +35,7 @@ class RolloutActor:
     def run(self, unit, samples, weights: dict) -> UnitResult:
         """weights: {name: (version, [ref])}; the list keeps Ray from fetching refs: only the models
         this unit uses are fetched, and only when newer than those held."""
-        before = {name: self.worker.versions[name] for name in models_used(unit)}
+        before = {name: self.worker.versions[name] for name in models_used(unit, self.worker.method)}
         for name in before:
             version, (ref,) = weights[name]
             if version > self.worker.versions[name]:

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import torch
 
-from actors.worker import WeightsLost
+from actors.worker import WeightsLost, worker_models
 from learner.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from learner.run_log import RunLog, records_at
 from learner.run_store import RunStore
 from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
-from seqgan.config import DISCRIMINATOR_METHODS, Config, disc_pretrain_rounds, dump_config
+from seqgan.config import DISCRIMINATOR_METHODS, POLICY_GRADIENT_METHODS, Config, disc_pretrain_rounds, dump_config
 from seqgan.endings import kept_mean, past_end
 from seqgan.metrics import finite_or_none, nll_per_token
 from seqgan.real_data import real_data
@@ -106,11 +106,11 @@ class Trainer:
         return torch.cat([r.value for r in results])
 
     def rewards(self, samples: torch.Tensor, step: int) -> torch.Tensor:
-        """Q [B, T]: Monte Carlo rewards of the rollout policy's completions under D."""
+        """Q [B, T]: Monte Carlo rewards of the rollout policy's completions under D (pg_bleu: their BLEU)."""
         units = batch_reward_units(self.config, self.pool.device_kind, len(samples), step)
         results = self.pool.run(units, samples)
         self._check_versions(results)
-        return assemble_rewards(units, [x.value for x in results], self.learner.real_prob(samples),
+        return assemble_rewards(units, [x.value for x in results], self.learner.final_rewards(samples),
                                 samples.shape[1], self.config.rollout.num_rollouts,
                                 past_end(samples, self.config.model.end_token))
 
@@ -203,9 +203,10 @@ class Trainer:
             self.broadcast("generator")
         self.learner.update_rollout_policy()  # the rollout policy follows G
         self.broadcast("rollout")
-        for d_step in range(t.d_steps):  # D on fresh negatives, k epochs each
+        d_steps = t.d_steps if t.method in DISCRIMINATOR_METHODS else 0  # pg_bleu: no D
+        for d_step in range(d_steps):  # D on fresh negatives, k epochs each
             stats.update(self.train_discriminator(t.disc_pretrain_rounds + iteration * t.d_steps + d_step))
-        if t.d_steps:
+        if d_steps:
             self.broadcast("discriminator")  # D is re-sent only after a discriminator phase
         return stats
 
@@ -221,10 +222,10 @@ class Trainer:
 
     def adversarial(self, first: int) -> None:
         t = self.config.train
-        with_disc = t.method in DISCRIMINATOR_METHODS
-        iterate = self.adversarial_iteration if with_disc else self.baseline_iteration
-        if first < t.adv_iterations and with_disc:
-            self.broadcast_unpublished("generator", "rollout", "discriminator")  # timed in this first record
+        with_disc, with_pg = t.method in DISCRIMINATOR_METHODS, t.method in POLICY_GRADIENT_METHODS
+        iterate = self.adversarial_iteration if with_pg else self.baseline_iteration
+        if first < t.adv_iterations and with_pg:  # pg_bleu: the references instead of D
+            self.broadcast_unpublished(*worker_models(t.method))  # timed in this first record
         self.pool.stats()  # pool statistics start with the adversarial phase
         for iteration in range(first, t.adv_iterations):
             stats = iterate(iteration)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from learner.finite import nonfinite, read, require_finite, require_rewards
+from rewards.bleu_reward import REFERENCES, BleuRewardScorer, ReferenceTokens
 from seqgan.config import Config
 from seqgan.data import batches
 from seqgan.endings import past_end
@@ -96,6 +97,9 @@ class Learner:
             "disc": torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator.lr, fused=True),
         }
         self.versions = {"generator": 0, "rollout": 0, "discriminator": 0}
+        # pg_bleu's published training data: not a checkpointed model, so outside `versions`
+        self.references_version = 0
+        self.bleu_scorer = None  # pg_bleu: the learner's own table, for the last token's reward
         self.last_update: tuple[str, int | None] = ("init", None)  # (phase, step): named if weights go bad
         self.train_data = self.test_data = None
         self.disc_train_forward = self._disc_train_forward(config)
@@ -114,6 +118,7 @@ class Learner:
     def load_real_data(self, train: torch.Tensor, test: torch.Tensor) -> None:
         """The real sequences [N, T] / [M, T], sent once (not with every MLE epoch or D round)."""
         self.train_data, self.test_data = train, test
+        self.bleu_scorer = None  # counted again, from these, when first needed
 
     def models(self) -> dict[str, torch.nn.Module]:
         return {"generator": self.generator, "rollout": self.rollout, "discriminator": self.discriminator}
@@ -127,13 +132,18 @@ class Learner:
         return pack_state(state, name, self.versions[name])
 
     def publish(self, name: str) -> tuple[int, PackedWeights]:
+        if name == REFERENCES:  # the training data, for pg_bleu's rewards on the workers
+            return self.references_version, ReferenceTokens(self.train_data).pack(self.references_version)
         return self.versions[name], self.pack(name)
 
     def continue_versions(self, published: dict[str, int]) -> None:
         """Number the next versions past `published`: a learner restored from a checkpoint would
         otherwise publish versions its workers already hold (and ignore as stale)."""
         for name, version in published.items():
-            self.versions[name] = max(self.versions[name], version + 1)
+            if name == REFERENCES:
+                self.references_version = max(self.references_version, version + 1)
+            else:
+                self.versions[name] = max(self.versions[name], version + 1)
 
     def _bump(self, *names: str) -> None:
         for name in names:
@@ -261,6 +271,17 @@ class Learner:
         """D(Y) [B] in eval mode: the reward of the last token."""
         self.discriminator.eval()
         return self.discriminator.real_prob(tokens.to(self.device)).cpu()
+
+    def final_rewards(self, samples: torch.Tensor) -> torch.Tensor:
+        """The reward of the last token [B] of samples [B, T]: D(Y), or for pg_bleu BLEU(Y) against
+        the training data."""
+        if self.config.train.method != "pg_bleu":
+            return self.real_prob(samples)
+        if self.bleu_scorer is None:
+            end = self.config.model.end_token
+            table = ReferenceTokens(self.train_data).table(self.config.train.pg_bleu_order, end)
+            self.bleu_scorer = BleuRewardScorer(table, end)
+        return self.bleu_scorer.score_sequences(samples.cpu())
 
     @torch.no_grad()
     def disc_heldout(self, negatives: torch.Tensor) -> dict:

@@ -69,15 +69,15 @@ def bleu_from_matches(matches: list[int], length: int, ref_length: int, orders: 
     return [penalty * math.exp(math.fsum((1.0 / n) * log for log in logs[:n])) for n in orders]
 
 
-class BleuScorer:
-    """Hypotheses against one reference set. The tables: per order k, each k-gram's largest count
-    in any one reference; and the sorted distinct reference lengths."""
+class ReferenceTable:
+    """One reference set, counted once: per order k, each k-gram's largest count in any one
+    reference, and the sorted distinct reference lengths. Scores any sentence (words, or token ids
+    as tuples of ints) without counting the references again."""
 
-    def __init__(self, references: Sequence[Sentence], hypotheses: Sequence[Sentence], orders: Sequence[int]):
+    def __init__(self, references: Sequence[Sentence], orders: Sequence[int]):
         if not references:
             raise ValueError("BLEU needs at least one reference sentence")
         self.orders = check_orders(orders)
-        self.hypotheses = hypotheses
         self.max_counts: list[dict[tuple, int]] = [{} for _ in range(max(self.orders))]
         for reference in references:
             for order, table in enumerate(self.max_counts, start=1):
@@ -86,17 +86,29 @@ class BleuScorer:
                         table[gram] = count
         self.lengths = sorted({len(reference) for reference in references})
 
+    def score(self, hypothesis: Sentence) -> list[float]:
+        """BLEU-n of `hypothesis` against every reference, one per order."""
+        matches = [sum(min(count, table.get(gram, 0)) for gram, count in ngrams(hypothesis, order).items())
+                   for order, table in enumerate(self.max_counts, start=1)]
+        ref_length = closest_length(self.lengths, len(hypothesis))
+        return bleu_from_matches(matches, len(hypothesis), ref_length, self.orders)
+
+
+class BleuScorer:
+    """Hypotheses against one reference set (its ReferenceTable)."""
+
+    def __init__(self, references: Sequence[Sentence], hypotheses: Sequence[Sentence], orders: Sequence[int]):
+        self.table = ReferenceTable(references, orders)
+        self.orders = self.table.orders
+        self.hypotheses = hypotheses
+
     @property
     def count(self) -> int:
         return len(self.hypotheses)
 
     def score(self, index: int) -> list[float]:
         """BLEU-n of hypothesis `index`, one per order."""
-        hypothesis = self.hypotheses[index]
-        matches = [sum(min(count, table.get(gram, 0)) for gram, count in ngrams(hypothesis, order).items())
-                   for order, table in enumerate(self.max_counts, start=1)]
-        ref_length = closest_length(self.lengths, len(hypothesis))
-        return bleu_from_matches(matches, len(hypothesis), ref_length, self.orders)
+        return self.table.score(self.hypotheses[index])
 
 
 class SelfBleuScorer:

@@ -1,5 +1,5 @@
 """Reference rewards, shaped like the public SeqGAN implementations: for every rollout n and prefix
-length t, re-run the policy over the prefix, sample the rest, and call D on that batch.
+length t, re-run the policy over the prefix, sample the rest, and score that batch whole (D, or BLEU).
 
 Kept for tests (same draws -> same rewards as the batched engine) and benchmarks.
 """
@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import torch
 
+from rewards.scoring import as_scorer
 from rewards.units import RewardUnit
 from seqgan.endings import pad_after_end
-from seqgan.models import Discriminator, Generator
+from seqgan.models import Generator
 
 
 @torch.no_grad()
-def reference_unit_reward_sums(policy: Generator, disc: Discriminator, samples: torch.Tensor,
+def reference_unit_reward_sums(policy: Generator, scorer, samples: torch.Tensor,
                                unit: RewardUnit) -> torch.Tensor:
     rows = samples[unit.sample_start:unit.sample_stop]  # [b, T]
+    scorer = as_scorer(scorer)
     b, seq_len = rows.shape
     start = torch.full((b,), policy.start_token, dtype=torch.long, device=rows.device)
     sums = torch.zeros(b, len(unit.prefixes), dtype=torch.float64, device=rows.device)
@@ -28,5 +30,5 @@ def reference_unit_reward_sums(policy: Generator, disc: Discriminator, samples: 
                 state = policy.advance(token, state)
                 token = rows[:, j] if j < t else policy.next_tokens(state[0], draws[:, n, j])
                 completion[:, j] = token
-            sums[:, p] += disc.real_prob(pad_after_end(completion, policy.end_token)).double()
+            sums[:, p] += scorer.score_sequences(pad_after_end(completion, policy.end_token)).double()
     return sums

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import torch
 
-from rewards.scoring import prefix_window_max, score_prefix_group
+from rewards.scoring import as_scorer
 from rewards.units import RewardUnit
 from seqgan.endings import pad_after_end, pad_after_end_
-from seqgan.models import Discriminator, Generator
+from seqgan.models import Generator
 from seqgan.sizing import ResolvedUnits
 
 
@@ -54,9 +54,10 @@ def complete_prefixes(policy: Generator, samples: torch.Tensor, states, prefixes
 
 
 @torch.no_grad()
-def unit_reward_sums(policy: Generator, disc: Discriminator, samples: torch.Tensor, unit: RewardUnit,
+def unit_reward_sums(policy: Generator, scorer, samples: torch.Tensor, unit: RewardUnit,
                      sizes: ResolvedUnits) -> torch.Tensor:
-    """Sum over the unit's rollouts of D(completion), [unit samples, unit prefixes] float64.
+    """Sum over the unit's rollouts of the scorer's reward of each completion (D's P(real), or its
+    BLEU), [unit samples, unit prefixes] float64. A Discriminator is scored as DiscriminatorScorer.
 
     samples: the whole batch [B, T]; the unit picks its rows and prefixes, and takes its samples
     `sizes.piece_samples` at a time so their prefix states and D window maxima stay in the budget.
@@ -64,14 +65,15 @@ def unit_reward_sums(policy: Generator, disc: Discriminator, samples: torch.Tens
     windows see what the padded completions hold.
     """
     rows = pad_after_end(samples[unit.sample_start:unit.sample_stop], policy.end_token)  # [b, T]
+    scorer = as_scorer(scorer)
     sums = torch.empty(len(rows), len(unit.prefixes), dtype=torch.float64, device=rows.device)
     for s0 in range(0, len(rows), sizes.piece_samples):
         part = slice(s0, min(len(rows), s0 + sizes.piece_samples))
-        sums[part] = sample_piece_sums(policy, disc, rows[part], unit, part, sizes)
+        sums[part] = sample_piece_sums(policy, scorer, rows[part], unit, part, sizes)
     return sums
 
 
-def sample_piece_sums(policy: Generator, disc: Discriminator, rows: torch.Tensor, unit: RewardUnit,
+def sample_piece_sums(policy: Generator, scorer, rows: torch.Tensor, unit: RewardUnit,
                       part: slice, sizes: ResolvedUnits) -> torch.Tensor:
     """Reward sums [s, P] of the unit's samples `part` (rows [s, T]). At most `chunk_tokens`
     completion tokens are alive at once: whole prefix groups when they fit, else one prefix for a
@@ -79,7 +81,7 @@ def sample_piece_sums(policy: Generator, disc: Discriminator, rows: torch.Tensor
     s, seq_len = rows.shape
     n, prefixes = unit.num_rollouts, list(unit.prefixes)
     states = policy.prefix_states(rows)  # (h, c) [s, T-1, H], once for all rollouts
-    window_max = prefix_window_max(disc, rows)  # D's windows inside prefixes, once for all rollouts
+    window_max = scorer.prefix_context(rows)  # per sample: D's windows inside prefixes, once for all rollouts
     per_chunk = sizes.chunk_tokens // (s * n * seq_len)  # whole prefix groups per chunk
     group = s if per_chunk else max(1, sizes.chunk_tokens // (n * seq_len))  # samples per chunk
     per_chunk = max(1, per_chunk)
@@ -92,12 +94,12 @@ def sample_piece_sums(policy: Generator, disc: Discriminator, rows: torch.Tensor
         for g0 in range(0, s, group):
             g = slice(g0, min(s, g0 + group))
             sums[g, first:first + len(chunk)] = piece_reward_sums(
-                policy, disc, rows[g], tuple(x[g] for x in states), [m[g] for m in window_max],
+                policy, scorer, rows[g], tuple(x[g] for x in states), [m[g] for m in window_max],
                 chunk, draws[:, g], sizes)
     return sums
 
 
-def piece_reward_sums(policy: Generator, disc: Discriminator, rows: torch.Tensor, states, window_max: list,
+def piece_reward_sums(policy: Generator, scorer, rows: torch.Tensor, states, window_max: list,
                       chunk: list[int], draws: torch.Tensor, sizes: ResolvedUnits) -> torch.Tensor:
     """Reward sums [s, P] of samples rows [s, T] for prefix lengths `chunk` (P), draws [P, s, n, T]."""
     num_prefix, s, n, seq_len = draws.shape
@@ -107,7 +109,7 @@ def piece_reward_sums(policy: Generator, disc: Discriminator, rows: torch.Tensor
     completions = completions.view(num_prefix, group, seq_len)
     step = sizes.score_rows
     probs = torch.stack([
-        torch.cat([score_prefix_group(disc, completions[p, i:i + step], t, sample_rows[i:i + step], window_max)
+        torch.cat([scorer.score(completions[p, i:i + step], t, sample_rows[i:i + step], window_max)
                    for i in range(0, group, step)])
         for p, t in enumerate(chunk)]).view(num_prefix, s, n)
     return probs.double().sum(-1).transpose(0, 1)  # [s, P]

@@ -39,6 +39,29 @@ def score_prefix_group(disc: Discriminator, completions: torch.Tensor, prefix: i
     return torch.softmax(disc.head(torch.cat(pooled, dim=1)), dim=-1)[:, 1]
 
 
+class DiscriminatorScorer:
+    """The rollout engine's scorer for SeqGAN: a completion's reward is D's P(real)."""
+
+    def __init__(self, disc: Discriminator):
+        self.disc = disc
+
+    def prefix_context(self, rows: torch.Tensor) -> list[torch.Tensor]:
+        """D's window maxima of the samples [b, T], shared by all completions of their prefixes."""
+        return prefix_window_max(self.disc, rows)
+
+    def score(self, completions: torch.Tensor, prefix: int, sample_rows: torch.Tensor, context) -> torch.Tensor:
+        """P(real) [R] of completions [R, T] keeping the first `prefix` tokens of sample `sample_rows`."""
+        return score_prefix_group(self.disc, completions, prefix, sample_rows, context)
+
+    def score_sequences(self, tokens: torch.Tensor) -> torch.Tensor:
+        """P(real) [R] of whole sequences [R, T], nothing shared (the reference engine, the last token)."""
+        return self.disc.real_prob(tokens)
+
+
+def as_scorer(scorer):
+    """A Discriminator is scored as DiscriminatorScorer(it); any other scorer is used as it is."""
+    return DiscriminatorScorer(scorer) if isinstance(scorer, Discriminator) else scorer
+
 
 def conv_flops(seq_len: int, rollouts: int, embed_dim: int, filter_sizes: list[int],
                num_filters: list[int]) -> tuple[int, int]:

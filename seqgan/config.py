@@ -93,9 +93,11 @@ class TrainConfig:
     eval_samples: int = 9_984
     checkpoint_every: int = 10  # steps of each phase (epochs, rounds, iterations) between checkpoints
     # What an adversarial iteration does: seqgan (the paper), or a baseline on the same data and
-    # schedule: mle (one more MLE epoch), ss (one scheduled-sampling epoch).
+    # schedule: mle (one more MLE epoch), ss (one scheduled-sampling epoch), pg_bleu (SeqGAN's
+    # policy gradient with BLEU against the training data as the reward, no D).
     method: str = "seqgan"
     ss_final_keep: float = 0.5  # ss: real-input probability at the last iteration (1 at the first)
+    pg_bleu_order: int = 4  # pg_bleu: the reward is BLEU-n with this n (uniform weights 1/n)
 
 
 @dataclass
@@ -315,6 +317,7 @@ def validate(c: Config) -> None:
              f"train.method must be one of {', '.join(METHODS)}, got {c.train.method!r}")
     _require(0.0 <= c.train.ss_final_keep <= 1.0,
              f"train.ss_final_keep must be in [0, 1], got {c.train.ss_final_keep!r}")
+    _require(c.train.pg_bleu_order >= 1, f"train.pg_bleu_order must be >= 1, got {c.train.pg_bleu_order!r}")
     _require(0.0 <= d.dropout < 1.0, f"discriminator.dropout must be in [0, 1), got {d.dropout!r}")
     _require(0.0 <= c.rollout.update_rate < 1.0,
              f"rollout.update_rate must be in [0, 1), got {c.rollout.update_rate!r}")
@@ -345,8 +348,9 @@ def validate(c: Config) -> None:
         resolve_units(c, kind)
 
 
-METHODS = ("seqgan", "mle", "ss")  # train.method
+METHODS = ("seqgan", "mle", "ss", "pg_bleu")  # train.method
 DISCRIMINATOR_METHODS = ("seqgan",)  # the methods that train and use D
+POLICY_GRADIENT_METHODS = ("seqgan", "pg_bleu")  # the methods whose iterations are policy-gradient steps
 
 
 def disc_pretrain_rounds(t: TrainConfig) -> int:

@@ -50,7 +50,7 @@ def test_keep_probability_decays_linearly_from_one():
 
 @pytest.mark.unit
 def test_method_and_final_keep_are_checked():
-    with pytest.raises(ConfigError, match="train.method must be one of seqgan, mle, ss, got 'gan'"):
+    with pytest.raises(ConfigError, match="train.method must be one of seqgan, mle, ss, pg_bleu, got 'gan'"):
         load_config("deploy/configs/smoke.yaml", ["train.method=gan"])
     with pytest.raises(ConfigError, match="train.ss_final_keep must be in"):
         load_config("deploy/configs/smoke.yaml", ["train.ss_final_keep=1.5"])

@@ -175,6 +175,7 @@ def test_chunk_tokens_bounds_the_completions_alive_and_each_d_call(monkeypatch, 
     """A prefix group bigger than the budget is split by samples: completions alive at once and
     the rows of each D call stay within `chunk_tokens`, and the rewards do not change."""
     import rewards.rollout as rollout
+    from rewards.scoring import DiscriminatorScorer
     from seqgan.models import Discriminator, Generator
     torch.manual_seed(3)
     generator = Generator(20, 4, 8, 30).init_normal_(0.5).double().eval()
@@ -182,9 +183,9 @@ def test_chunk_tokens_bounds_the_completions_alive_and_each_d_call(monkeypatch, 
     samples = generator.sample(uniforms(8, (8, 30)))
     unit = RewardUnit(0, 0, 8, 1, 30, 0, 4, run_seed=1, iteration=0)  # a prefix group: 8 x 4 x 30 tokens
     alive, scored = [], []
-    complete, score = rollout.complete_prefixes, rollout.score_prefix_group
+    complete, score = rollout.complete_prefixes, DiscriminatorScorer.score
     monkeypatch.setattr(rollout, "complete_prefixes", lambda *a: alive.append(complete(*a).numel()) or complete(*a))
-    monkeypatch.setattr(rollout, "score_prefix_group", lambda d, c, *a: scored.append(c.numel()) or score(d, c, *a))
+    monkeypatch.setattr(DiscriminatorScorer, "score", lambda d, c, *a: scored.append(c.numel()) or score(d, c, *a))
     bounded = unit_reward_sums(generator, disc, samples, unit, cut(chunk_tokens, 30))
     assert max(alive) <= chunk_tokens and max(scored) <= chunk_tokens
     assert len(alive) == 29 * -(-8 // (chunk_tokens // (4 * 30)))  # every prefix, in slices of samples

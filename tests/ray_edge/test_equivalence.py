@@ -72,14 +72,15 @@ def _comparable_metrics(run_dir) -> list[dict]:
 
 
 @pytest.mark.ray
-def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path):
+@pytest.mark.parametrize("method", ["seqgan", "pg_bleu"])
+def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path, method):
     from learner.driver import Trainer
     from learner.remote import ray_runtime
 
     # Inline: learner and worker in this process, with the learner actor's thread count (D's
     # training rounds differently with 1 and 2 threads; the smoke shapes' rollouts do not). Auto
     # work units, which resolve alike for 0 and 2 workers.
-    auto = [*AUTO_UNITS[:5], "rollout.sample_unit=64", "rollout.timeout_s=120"]
+    auto = [*AUTO_UNITS[:5], "rollout.sample_unit=64", "rollout.timeout_s=120", f"train.method={method}"]
     inline_config = config_with(*auto)
     torch.set_num_threads(os.cpu_count() or 1)  # as learner.remote.LearnerActor
     Trainer(inline_config, tmp_path / "inline", Learner(inline_config), InlinePool(inline_config)).train()
@@ -96,7 +97,8 @@ def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path):
 
     assert len(reward_units(ray_config, torch.zeros(ray_config.data.batch_size, 1))) == 4  # both actors had work
     inline, on_ray = _comparable_metrics(tmp_path / "inline"), _comparable_metrics(tmp_path / "ray")
-    assert [r["phase"] for r in inline] == ["mle"] * 4 + ["disc"] * 2 + ["adv"] * 3
+    assert [r["phase"] for r in inline] == ["mle"] * 4 + ["disc"] * 2 * (method == "seqgan") + ["adv"] * 3
+    assert all(0 < r["mean_reward"] < 1 and ("d_loss" in r) == (method == "seqgan") for r in inline[-3:])
     assert inline == on_ray
 
 
