@@ -112,7 +112,7 @@ def test_a_pg_bleu_worker_holds_the_references_and_counts_them_once_per_version(
     assert worker.versions == {"generator": -1, "rollout": -1, REFERENCES: -1}
     counted = []
     table = ReferenceTokens.table
-    monkeypatch.setattr(ReferenceTokens, "table", lambda self, n: counted.append(n) or table(self, n))
+    monkeypatch.setattr(ReferenceTokens, "table", lambda self, n, end=None: counted.append(n) or table(self, n, end))
     tokens = torch.randint(0, 60, (40, 10))
     assert worker.set_weights(ReferenceTokens(tokens).pack(0)) is True
     assert worker.set_weights(ReferenceTokens(tokens).pack(0)) is False  # the same version: kept
