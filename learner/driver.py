@@ -23,6 +23,7 @@ from learner.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from learner.run_log import RunLog, records_at
 from learner.run_store import RunStore
 from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
+from rewards.text_metrics import TextMetrics
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
 from seqgan.config import DISCRIMINATOR_METHODS, POLICY_GRADIENT_METHODS, Config, disc_pretrain_rounds, dump_config
 from seqgan.endings import kept_mean, past_end
@@ -46,6 +47,8 @@ class Trainer:
             raise FileExistsError(f"run directory {str(run)!r} already holds a run; give a new --out so nothing "
                                   "written there is overwritten, or continue it with --resume")
         self.train_data, self.test_data, self.oracle = real_data(config)  # bad data fails before any write
+        self.text_metrics = (TextMetrics(self.test_data, config.model.end_token)
+                             if config.data.corpus is not None else None)
         self.watch = watch or (lambda kept: [])
         self.learner.load_real_data(self.train_data, self.test_data)
         if resume is None:
@@ -118,13 +121,16 @@ class Trainer:
         return self.generate(self.config.train.eval_samples, "eval", self.steps_done)
 
     def evaluate(self, disc: bool = False) -> dict:
-        """NLL-test, NLL-oracle (with an oracle) and, once D is trained, D on held-out data."""
+        """NLL-test, NLL-oracle (with an oracle), BLEU and Self-BLEU (with a corpus) and, once D is
+        trained, D on held-out data."""
         with self.timed("eval"):
             metrics = {"nll_test": self.learner.nll_test()}
-            if self.oracle is not None or disc:
+            if self.oracle is not None or disc or self.text_metrics:
                 samples = self.eval_samples()
             if self.oracle is not None:
                 metrics["nll_oracle"] = nll_per_token(self.oracle, samples)
+            if self.text_metrics:  # corpora: BLEU against the test set, Self-BLEU of the samples
+                metrics.update(self.text_metrics(samples))
             if disc:
                 metrics.update(self.learner.disc_heldout(samples))
         return metrics
@@ -288,6 +294,7 @@ class Trainer:
         summary = {"best_nll_oracle": finite_or_none(self.log.best("nll_oracle")),
                    "final_nll_oracle": finite_or_none(self.log.last("nll_oracle")),
                    "mle_nll_oracle": finite_or_none(self.log.last("nll_oracle", phase="mle")),
+                   **({"self_bleu_variant": TextMetrics.variant} if self.text_metrics else {}),
                    "wall_s": round(self.wall_s(), 2),
                    "phase_s": {k: round(v, 2) for k, v in self.totals.items()},
                    **({"learner_restarts": self.restarts} if self.restarts else {})}

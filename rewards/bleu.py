@@ -97,8 +97,10 @@ class ReferenceTable:
 class BleuScorer:
     """Hypotheses against one reference set (its ReferenceTable)."""
 
-    def __init__(self, references: Sequence[Sentence], hypotheses: Sequence[Sentence], orders: Sequence[int]):
-        self.table = ReferenceTable(references, orders)
+    def __init__(self, references: Sequence[Sentence] | ReferenceTable, hypotheses: Sequence[Sentence],
+                 orders: Sequence[int]):
+        """`references` may be a table counted before (then `orders` must be among its orders)."""
+        self.table = references if isinstance(references, ReferenceTable) else ReferenceTable(references, orders)
         self.orders = self.table.orders
         self.hypotheses = hypotheses
 

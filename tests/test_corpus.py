@@ -246,6 +246,11 @@ def test_train_on_a_corpus_and_sample_sentences(tmp_path, capsys):
                  "model.end_token=0", "train.mle_epochs=2", "train.disc_pretrain_rounds=1", "train.adv_iterations=1",
                  "train.checkpoint_every=5"]) == 0
     assert yaml.safe_load((run / "config.yaml").read_text())["data"]["corpus"] == str(corpus)
+    evaluated = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evaluated = [r for r in evaluated if "nll_test" in r]
+    assert evaluated and all(r["bleu_hypotheses"] == 256 for r in evaluated)  # smoke.yaml's eval_samples
+    assert all(0 <= r[f"{kind}_{n}"] <= 1 for r in evaluated for kind in ("bleu", "self_bleu") for n in range(2, 6))
+    assert "leave-one-out" in json.loads((run / "summary.json").read_text())["self_bleu_variant"]
     assert main(["sample", "--run", str(run), "-n", "40", "--format", "text", "--out", str(tmp_path / "s.txt")]) == 0
     sentences = (tmp_path / "s.txt").read_text(encoding="utf-8").split("\n")[:-1]
     assert len(sentences) == 40 and all(len(s.split()) < 10 or EOS not in s for s in sentences)
