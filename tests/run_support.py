@@ -59,3 +59,19 @@ def all_gone(processes: list, timeout: float = 20) -> list:
 
 def kill_group(process: subprocess.Popen, signum: int = signal.SIGKILL) -> None:
     os.killpg(process.pid, signum)
+
+
+def recording_pool(config):
+    """An inline pool that also lists every (model, version) it is handed to publish."""
+    from actors.inline_pool import InlinePool
+
+    class RecordingPool(InlinePool):
+        def __init__(self, config):
+            super().__init__(config)
+            self.published = []
+
+        def publish(self, name, version, packed):
+            self.published.append((name, version))
+            super().publish(name, version, packed)
+
+    return RecordingPool(config)

@@ -104,19 +104,11 @@ def test_cuda_graphs_without_a_gpu_learner_is_a_clear_error(smoke_config):
 def test_phase_times_land_in_their_own_records_and_each_version_is_published_once(tmp_path, smoke_config):
     import json
 
-    from actors.inline_pool import InlinePool
     from learner.driver import Trainer
+    from run_support import recording_pool
 
-    class RecordingPool(InlinePool):
-        def __init__(self, config):
-            super().__init__(config)
-            self.published = []
-
-        def publish(self, name, version, packed):
-            self.published.append((name, version))
-            super().publish(name, version, packed)
     c = smoke_config  # checkpoints every 2 steps of each phase and at its end
-    pool = RecordingPool(c)
+    pool = recording_pool(c)
     Trainer(c, tmp_path / "run", Learner(c), pool).train()
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     checkpointed = [(r["phase"], r["step"]) for r in records if "time_checkpoint" in r]

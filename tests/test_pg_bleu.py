@@ -20,6 +20,8 @@ from seqgan.config import ConfigError, disc_pretrain_rounds, load_config
 from seqgan.seeding import uniforms
 from seqgan.sizing import ResolvedUnits
 
+from run_support import recording_pool
+
 pytestmark = pytest.mark.unit
 PG_BLEU = ["rollout.num_workers=0", "train.mle_epochs=2", "train.adv_iterations=3", "train.eval_every=1",
            "train.method=pg_bleu"]
@@ -130,20 +132,10 @@ def test_pg_bleu_order_is_checked():
 
 
 # -- the whole run -------------------------------------------------------------------------------
-class RecordingPool(InlinePool):
-    def __init__(self, config):
-        super().__init__(config)
-        self.published = []
-
-    def publish(self, name, version, packed):
-        self.published.append((name, version))
-        super().publish(name, version, packed)
-
-
 def test_pg_bleu_trains_g_by_policy_gradient_on_bleu_without_d(tmp_path):
     config = load_config("deploy/configs/smoke.yaml", PG_BLEU)
     assert disc_pretrain_rounds(config.train) == 0
-    pool = RecordingPool(config)
+    pool = recording_pool(config)
     summary = Trainer(config, tmp_path / "run", Learner(config), pool).train()
     log = records(tmp_path / "run")
     assert [(r["phase"], r["step"]) for r in log] == [("mle", 0), ("mle", 1), ("adv", 0), ("adv", 1), ("adv", 2)]
@@ -185,7 +177,7 @@ class LosesOnce(Learner):
 def test_a_restored_learner_publishes_the_references_again_and_the_run_goes_on_as_before(tmp_path):
     config = load_config("deploy/configs/smoke.yaml", [*PG_BLEU, "train.checkpoint_every=1"])
     Trainer(config, tmp_path / "clean", Learner(config), InlinePool(config)).train()
-    pool = RecordingPool(config)
+    pool = recording_pool(config)
     summary = Trainer(config, tmp_path / "lost", LosesOnce(config), pool).train()
     assert summary["learner_restarts"] == 1
     assert [p for p in pool.published if p[0] == REFERENCES] == [(REFERENCES, 0), (REFERENCES, 1)]
