@@ -30,7 +30,6 @@ from seqgan.endings import kept_mean, past_end
 from seqgan.metrics import finite_or_none, nll_per_token
 from seqgan.real_data import real_data
 from seqgan.scheduled_sampling import keep_probability
-from seqgan.seeding import derive_seed, uniforms
 
 WRITTEN = ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")
 

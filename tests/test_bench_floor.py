@@ -1,6 +1,5 @@
 """The floor times exactly the windows that prefix-window sharing cannot share."""
 import pytest
-import torch
 
 from learner import bench_floor
 from rewards.scoring import conv_flops

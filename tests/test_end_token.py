@@ -14,7 +14,7 @@ from seqgan.endings import kept_mean, pad_after_end, past_end
 from seqgan.errors import BadFileError
 from seqgan.metrics import nll_per_token
 from seqgan.seeding import uniforms
-from test_rollout import all_units, fast, rewards_with
+from test_rollout import all_units, fast
 
 END = 2
 SMOKE = "deploy/configs/smoke.yaml"

@@ -5,7 +5,6 @@ The head is `ray start --head --block` in the background, on 127.0.0.1 and free 
 temp dir and its own token; it is stopped by its PID (never with `ray stop`, which would end every
 Ray on the machine).
 """
-import json
 import os
 import secrets
 import signal
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from run_support import ROOT, comparable, records, start, wait_for_records
+from run_support import ROOT, comparable, records, start
 
 pytestmark = [pytest.mark.ray, pytest.mark.smoke, pytest.mark.jobs]
 
