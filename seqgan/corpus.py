@@ -11,6 +11,7 @@ The files of a corpus directory are read and written by seqgan/corpus_files.py.
 from __future__ import annotations
 
 import math
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -47,16 +48,18 @@ def tokenize(line: str, tokenizer: str) -> list[str]:
     if tokenizer == "char":
         return list(_WHITESPACE.sub(" ", line.strip()))
     if tokenizer == "word":
-        return _word_tokenizer().tokenize(line)
+        return word_tokenizer().tokenize(line)
     raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
 
 
-def _word_tokenizer():
+@functools.cache
+def word_tokenizer():
+    """NLTK's word tokenizer, made once; without NLTK a ValueError that says how to get it."""
     try:
         from nltk.tokenize import NLTKWordTokenizer
     except ImportError:
-        raise ImportError("the word tokenizer needs NLTK: pip install 'seqgan[text]' "
-                          "(or use --tokenizer space|char)") from None
+        raise ValueError("the word tokenizer needs NLTK: pip install 'seqgan[text]' "
+                         "(or use the space or char tokenizer)") from None
     return NLTKWordTokenizer()
 
 
@@ -68,10 +71,9 @@ def join_tokens(tokens: list[str], tokenizer: str | None) -> str:
 def tokenize_lines(lines: list[str], tokenizer: str, source: str) -> list[list[str]]:
     """Each line's tokens (empty lines give []). A literal `<eos>` token is refused: it would end
     the sentence where the text does not; a literal `<unk>` is kept and counts as unknown."""
-    word = _word_tokenizer() if tokenizer == "word" else None  # built once, not per line
     sentences = []
     for number, line in enumerate(lines, start=1):
-        tokens = word.tokenize(line) if word is not None else tokenize(line, tokenizer)
+        tokens = tokenize(line, tokenizer)
         if EOS in tokens:
             raise BadFileError(f"{source}:{number}: the text holds the token {EOS}, which is reserved "
                                "for the end of a sentence")

@@ -4,25 +4,21 @@ Every line is a sentence, a blank one included (an empty sentence), as in Texyge
 tokenizes each line of the file: an empty hypothesis scores 0, an empty reference only offers
 length 0 to the brevity penalty.
 
-Tokenizers: "split" (default) splits at whitespace, for text that is already tokenized. "nltk"
-applies nltk's NLTKWordTokenizer to each line, which is exactly
-`nltk.word_tokenize(line, preserve_line=True)`; Texygen's plain `word_tokenize(line)` first
-splits the line into sentences with punkt (data not installed here), which differs only where a
-line holds several sentences: a period that ends an inner sentence stays on its word
-("a dog. a cat." -> a, dog., a, cat, .).
+Tokenizers are the corpus builder's (seqgan.corpus.tokenize): "space" (default) splits at whitespace,
+for text that is already tokenized (a corpus's sentences, `seqgan sample --format text`); "word" is
+NLTK's word tokenizer per line, exactly `nltk.word_tokenize(line, preserve_line=True)`; "char" is
+one token a character.
 """
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
+from seqgan.corpus import TOKENIZERS, tokenize, word_tokenizer
 from seqgan.data import _lines, read_text
 from seqgan.errors import BadFileError
 
-TOKENIZERS = ("split", "nltk")
-
-
-def read_sentences(path: str | Path, what: str, tokenize: str = "split") -> list[list[str]]:
+def read_sentences(path: str | Path, what: str, tokenize: str = "space") -> list[list[str]]:
     """The file's lines as token lists; a file with no lines is a BadFileError naming it."""
     lines = _lines(read_text(path, what))
     if not lines:
@@ -32,16 +28,13 @@ def read_sentences(path: str | Path, what: str, tokenize: str = "split") -> list
 
 
 def tokenizer(name: str):
-    """The function line -> tokens called `name` (one of TOKENIZERS)."""
-    if name == "split":
-        return str.split
-    if name == "nltk":
-        try:  # only here: the metrics themselves need no nltk
-            from nltk.tokenize import NLTKWordTokenizer
-        except ImportError:
-            raise ValueError("--tokenize nltk needs nltk: pip install 'seqgan[text]'") from None
-        return NLTKWordTokenizer().tokenize
-    raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {name!r}")
+    """The function line -> tokens called `name` (one of seqgan.corpus.TOKENIZERS); NLTK is loaded
+    here, so a missing NLTK is an error before any file is read."""
+    if name not in TOKENIZERS:
+        raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {name!r}")
+    if name == "word":
+        word_tokenizer()
+    return lambda line: tokenize(line, name)
 
 
 def sample_sentences(sentences: list, count: int | None, seed: int) -> list:

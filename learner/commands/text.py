@@ -54,8 +54,9 @@ def register(sub) -> None:
     bleu.add_argument("--self", action="store_true",
                       help="also Self-BLEU of HYPS: each sentence against the other sentences (not itself)")
     bleu.add_argument("--max-n", type=order_int, default=5, help="report BLEU-2..MAX_N (default 5)")
-    bleu.add_argument("--tokenize", choices=TOKENIZERS, default="split",
-                      help="split: at whitespace (default); nltk: NLTKWordTokenizer on each line")
+    bleu.add_argument("--tokenize", choices=TOKENIZERS, default="space",
+                      help="space: at whitespace (default); word: NLTK's word tokenizer on each line; "
+                           "char: characters (the tokenizers of seqgan corpus build)")
     bleu.add_argument("--workers", type=positive_int, default=1, help="processes that score sentences (default 1)")
     bleu.add_argument("--sample", type=positive_int, metavar="N", help="score N hypotheses drawn at random (seeded)")
     bleu.add_argument("--seed", type=seed_int, default=0, help="seed of --sample (default 0)")
