@@ -20,9 +20,10 @@ from seqgan.endings import past_end  # noqa: E402
 
 SMOKE = "deploy/configs/smoke.yaml"
 # Many small units so that 2 actors share the work (24 reward units, 4 sample units), and a
-# bounded wait so that a hang fails the test instead of hanging it.
+# bounded wait so that a hang fails the test instead of hanging it (long enough for actors that a
+# busy machine starves: Ray runs them at a lower priority).
 UNITS = ["rollout.unit_samples=8", "rollout.unit_prefixes=3", "rollout.unit_rollouts=2",
-         "rollout.sample_unit=8", "rollout.timeout_s=60"]
+         "rollout.sample_unit=8", "rollout.timeout_s=180"]
 # Slow units: one rollout per unit and a chunk of one sequence, so each of a unit's 8 x 9
 # completions is made and scored on its own; a unit takes tens of milliseconds, so a kill issued
 # while a unit is in flight lands before that unit finishes.
@@ -32,7 +33,7 @@ SLOW_UNITS = ["rollout.unit_samples=8", "rollout.unit_prefixes=9", "rollout.unit
 # 4 units of 16 samples x 5 prefixes x 16 rollouts on a CPU (seqgan/sizing.py).
 AUTO_UNITS = ["rollout.unit_samples=auto", "rollout.unit_prefixes=auto", "rollout.unit_rollouts=auto",
               "rollout.chunk_tokens=auto", "rollout.num_rollouts=16", "rollout.sample_unit=8",
-              "rollout.timeout_s=60"]
+              "rollout.timeout_s=180"]
 NOT_COMPARABLE = ("units_rerun", "version_lag_max")  # Ray-only pool stats
 
 
