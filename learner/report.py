@@ -24,14 +24,16 @@ def best(values: list[float], lower: bool) -> float | None:
 
 
 def scores(records: list[dict]) -> dict[str, float | None]:
-    """NLL-oracle after MLE pre-training, best and final; BLEU and Self-BLEU best (by BLEU-2's
-    direction: higher) and final."""
+    """NLL-oracle after MLE pre-training, best and final; the final NLL-test; BLEU (best: highest)
+    and Self-BLEU (best: lowest), best and final."""
     row = {}
     key, _, lower = NLL
     values = [r[key] for r in records if r.get(key) is not None]
     mle = [r[key] for r in records if r.get(key) is not None and r["phase"] == "mle"]
     row.update({"mle " + key: mle[-1] if mle else None, "best " + key: best(values, lower),
                 "final " + key: values[-1] if values else None})
+    tests = [r["nll_test"] for r in records if r.get("nll_test") is not None]  # G on held-out real data
+    row["final nll_test"] = tests[-1] if tests else None
     for key, _, lower in TEXT:
         values = [r[key] for r in records if r.get(key) is not None]
         row.update({"best " + key: best(values, lower), "final " + key: values[-1] if values else None})
@@ -42,7 +44,7 @@ def columns(rows: list[dict]) -> list[tuple[str, str]]:
     """(row key, title) of every score some run has."""
     key, title, _ = NLL
     wanted = [("mle " + key, f"{title} after MLE"), ("best " + key, f"best {title}"),
-              ("final " + key, f"final {title}")]
+              ("final " + key, f"final {title}"), ("final nll_test", "final NLL-test")]
     for key, title, _ in TEXT:
         wanted += [("best " + key, f"best {title}"), ("final " + key, f"final {title}")]
     return [(k, t) for k, t in wanted if any(row.get(k) is not None for row in rows)]

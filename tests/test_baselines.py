@@ -95,11 +95,13 @@ def test_report_has_a_row_per_run_with_its_method_and_scores(tmp_path, capsys):
         runs.append(tmp_path / method)
     assert main(["report", *map(str, runs), "--places", "4"]) == 0
     table = capsys.readouterr().out.strip().splitlines()
-    assert table[0] == "| run | method | NLL-oracle after MLE | best NLL-oracle | final NLL-oracle |"
+    assert table[0] == ("| run | method | NLL-oracle after MLE | best NLL-oracle | final NLL-oracle | "
+                        "final NLL-test |")
     for line, run, method in zip(table[2:], runs, ("mle", "ss")):
         nll = [r["nll_oracle"] for r in records(run) if "nll_oracle" in r]
         mle = [r["nll_oracle"] for r in records(run) if "nll_oracle" in r and r["phase"] == "mle"]
-        assert line == f"| {method} | {method} | {mle[-1]:.4f} | {min(nll):.4f} | {nll[-1]:.4f} |"
+        test = [r["nll_test"] for r in records(run) if "nll_test" in r]
+        assert line == f"| {method} | {method} | {mle[-1]:.4f} | {min(nll):.4f} | {nll[-1]:.4f} | {test[-1]:.4f} |"
     assert len(table) == 4
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "no run at" in capsys.readouterr().err
