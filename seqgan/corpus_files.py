@@ -59,16 +59,20 @@ def build_corpus(train_file: str, out: str | Path, *, test_file: str | None = No
         raise ValueError(f"--seq-len must be >= 2 (a token and <eos>), got {seq_len}")
     _refuse_existing(Path(out))
     train_tokens = tokenize_lines(_text_lines(train_file), tokenizer, str(train_file))
+    train_lines = [(str(train_file), number) for number in range(1, len(train_tokens) + 1)]  # where each came from
     if test_file is not None:
         test_tokens = tokenize_lines(_text_lines(test_file), tokenizer, str(test_file))
+        test_lines = [(str(test_file), number) for number in range(1, len(test_tokens) + 1)]
         test_source = {"file": str(test_file)}
     else:
         train_part, test_part = split_held_out(len(train_tokens), test_fraction, seed)
         train_tokens, test_tokens = [train_tokens[i] for i in train_part], [train_tokens[i] for i in test_part]
+        train_lines, test_lines = [train_lines[i] for i in train_part], [train_lines[i] for i in test_part]
         test_source = {"fraction": test_fraction, "seed": seed, "from": str(train_file)}
     (train_kept, train_stats), (test_kept, test_stats) = (fit_length(train_tokens, seq_len, long),
                                                          fit_length(test_tokens, seq_len, long))
     vocabulary = build_vocabulary(train_kept, min_count, max_vocab)  # of what is trained on
+    require_known_words([*train_tokens, *test_tokens], [*train_lines, *test_lines], vocabulary)
     splits = {"train": encode(train_kept, vocabulary, seq_len, train_stats),
               "test": encode(test_kept, vocabulary, seq_len, test_stats)}
     for name, encoded in splits.items():
@@ -81,6 +85,17 @@ def build_corpus(train_file: str, out: str | Path, *, test_file: str | None = No
                 **{name: encoded.stats for name, encoded in splits.items()}}
     write_corpus(out, vocabulary, splits, settings)
     return settings
+
+
+def require_known_words(sentences: list[list[str]], lines: list[tuple[str, int]], vocabulary: list[str]) -> None:
+    """A line whose every token is unknown would train and score as a row of <unk>: an error naming
+    the file and line, before anything is written."""
+    known = set(vocabulary) - {UNK}
+    for tokens, (source, number) in zip(sentences, lines):
+        if tokens and not any(token in known for token in tokens):
+            raise BadFileError(f"{source}:{number}: every token of the line is unknown ({len(tokens)} tokens, none "
+                               f"among the {len(known)} words of the vocabulary); remove the line, or build the "
+                               "vocabulary with a lower --min-count or a larger --max-vocab")
 
 
 def _text_lines(path: str) -> list[str]:

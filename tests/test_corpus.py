@@ -140,6 +140,18 @@ def test_bad_text_files(tmp_path, content, message):
 
 
 @pytest.mark.unit
+def test_a_line_of_only_unknown_words_is_named_and_nothing_is_written(tmp_path):
+    train = write_text(tmp_path / "train.txt", ["a dog runs", "a cat sits", "the dog sits"])
+    test = write_text(tmp_path / "test.txt", ["a dog sits", "zebras gallop", "the cat runs"])
+    with pytest.raises(BadFileError, match=r"test\.txt:2: every token of the line is unknown"):
+        build_corpus(str(train), tmp_path / "c", test_file=str(test), tokenizer="space")
+    assert not (tmp_path / "c").exists()
+    with pytest.raises(BadFileError, match=r"train\.txt:1: every token of the line is unknown"):  # rare words
+        build_corpus(str(train), tmp_path / "d", test_file=str(train), tokenizer="space", min_count=3)
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.unit
 def test_build_refuses_a_used_directory(corpus_dir, tmp_path):
     with pytest.raises(FileExistsError, match="nothing was overwritten"):
         build_corpus(str(tmp_path / "train.txt"), corpus_dir, test_file=str(tmp_path / "test.txt"))

@@ -212,3 +212,16 @@ def test_a_bleu_reward_leaves_out_the_padding_after_the_end_token():
     assert scorer.score_sequences(completions).tolist() == expected
     padded = BleuRewardScorer(ReferenceTokens(references).table(2), None)  # fixed length: padding counts
     assert padded.score_sequences(completions).tolist() != expected
+
+
+def test_pg_bleu_ranks_a_copy_of_a_reference_above_random_tokens():
+    from rewards.bleu_reward import BleuRewardScorer, ReferenceTokens
+
+    generator = torch.Generator().manual_seed(3)
+    references = torch.randint(0, 50, (30, 12), generator=generator)
+    scorer = BleuRewardScorer(ReferenceTokens(references).table(4))
+    copies = references[:5]
+    random_rows = torch.randint(0, 50, (5, 12), generator=generator)
+    copy_scores, random_scores = scorer.score_sequences(copies), scorer.score_sequences(random_rows)
+    assert (copy_scores == 1.0).all() and (random_scores < 0.5).all()
+    assert copy_scores.min() > random_scores.max()
