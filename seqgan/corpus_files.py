@@ -72,13 +72,13 @@ def build_corpus(train_file: str, out: str | Path, *, test_file: str | None = No
     (train_kept, train_stats), (test_kept, test_stats) = (fit_length(train_tokens, seq_len, long),
                                                          fit_length(test_tokens, seq_len, long))
     vocabulary = build_vocabulary(train_kept, min_count, max_vocab)  # of what is trained on
-    require_known_words([*train_tokens, *test_tokens], [*train_lines, *test_lines], vocabulary)
     splits = {"train": encode(train_kept, vocabulary, seq_len, train_stats),
               "test": encode(test_kept, vocabulary, seq_len, test_stats)}
     for name, encoded in splits.items():
         if not len(encoded.ids):
             raise BadFileError(f"the {name} split keeps no sentence ({encoded.stats}); "
                                "a longer --seq-len or --long cut keeps long ones")
+    require_known_words([*train_tokens, *test_tokens], [*train_lines, *test_lines], vocabulary)
     settings = {"format": FORMAT, "version": VERSION, "tokenizer": tokenizer, "min_count": min_count,
                 "max_vocab": max_vocab, "seq_len": seq_len, "long": long, "vocab_size": len(vocabulary),
                 "train_source": str(train_file), "test_source": test_source,
