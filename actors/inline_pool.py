@@ -1,6 +1,7 @@
 """0 workers: the same worker code, run in this process (tests, debugging)."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 
 import torch
@@ -9,6 +10,14 @@ from actors.worker import RolloutWorker, UnitResult
 from rewards.units import RewardUnit, SampleUnit
 from seqgan.config import Config
 from seqgan.packing import PackedWeights
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: `taskset` and container CPU sets narrow it below
+    os.cpu_count(), and a thread per unusable core only adds contention."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import math
 import os
 import tempfile
 
-from actors.inline_pool import InlinePool, torch_threads
+from actors.inline_pool import InlinePool, torch_threads, usable_cores
 from learner.bench import PAPER, machine, seconds
 from learner.driver import Trainer
 from learner.learner import Learner, resolve_device
@@ -124,7 +124,7 @@ def train_bench(args) -> dict:
     device = resolve_device(args.device, "--device")  # before anything is built: a clear error
     config = bench_config(args)
     # Default: a thread per core, as `seqgan train` (the inline pool takes rollout.torch_threads).
-    with torch_threads(args.threads or os.cpu_count() or 1), \
+    with torch_threads(args.threads or usable_cores()), \
             tempfile.TemporaryDirectory(prefix="seqgan-bench-train-") as folder:
         timer = PhaseTimer(config, folder, args.repeats, args.batches)
         measured = timer.phases()

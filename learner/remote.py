@@ -12,6 +12,7 @@ import torch
 from ray.exceptions import RayActorError, RayTaskError
 
 from actors.ray_pool import RayPool
+from actors.inline_pool import usable_cores
 from learner.learner import Learner
 from learner.reaper import start_reaper
 from learner.stopping import LearnerLost
@@ -23,7 +24,7 @@ class LearnerActor(Learner):
     def __init__(self, config: Config):
         reuse_freed_memory()
         if config.learner.num_gpus == 0:
-            torch.set_num_threads(os.cpu_count() or 1)  # the learner runs while the actors wait
+            torch.set_num_threads(usable_cores())  # the learner runs while the actors wait
         super().__init__(config)
 
 

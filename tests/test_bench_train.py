@@ -1,6 +1,9 @@
 """`seqgan bench train`: per-phase times and the projection of a whole run, at tiny sizes, in process."""
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -58,3 +61,15 @@ def test_bench_train_prints_a_table_and_names_a_bad_key(capsys):
 def test_bench_train_on_cuda_without_a_gpu_is_a_clear_error(capsys):
     assert main(["bench", "train", "--device", "cuda", "--set", *TINY]) == 2
     assert "--device is 'cuda' but no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.smoke
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs a CPU set of two or more cores to narrow")
+def test_the_default_thread_count_follows_the_cores_the_process_may_use_not_the_machine():
+    one_core = {min(os.sched_getaffinity(0))}  # as `taskset -c N seqgan ...`
+    done = subprocess.run([sys.executable, "-m", "learner.cli", "bench", "train", "--json", "--repeats", "1",
+                           "--batches", "1", "--set", *TINY], preexec_fn=lambda: os.sched_setaffinity(0, one_core),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["machine"]["torch_threads"] == 1

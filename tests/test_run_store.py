@@ -1,12 +1,11 @@
 """Run directories on a URI (pyarrow.fs): the same run, checkpoints and resume as on a local path."""
 import json
-import os
 import signal
 
 import pytest
 import torch
 
-from actors.inline_pool import InlinePool
+from actors.inline_pool import InlinePool, usable_cores
 from learner.checkpoint import load_checkpoint
 from learner.driver import Trainer
 from learner.learner import Learner
@@ -78,7 +77,7 @@ def stop_test_config():
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(usable_cores())
     c, run = stop_test_config(), tmp_path_factory.mktemp("reference")
     Trainer(c, run, Learner(c), InlinePool(c)).train()
     return comparable(read_records(RunStore(run)))
@@ -87,7 +86,7 @@ def reference(tmp_path_factory):
 @pytest.mark.unit
 @pytest.mark.parametrize("stop_after", [3, 6])  # inside MLE (no checkpoint due), inside D pre-training
 def test_a_run_on_a_uri_stops_checkpoints_and_resumes_to_the_same_records(tmp_path, reference, stop_after):
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(usable_cores())
     c = stop_test_config()
 
     run = RunStore(f"file://{tmp_path}/uri-run")

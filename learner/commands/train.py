@@ -92,14 +92,14 @@ def watchers(config: Config, run):
 
 
 def cmd_train(args) -> None:
-    from actors.inline_pool import InlinePool
+    from actors.inline_pool import InlinePool, usable_cores
     from learner.driver import Trainer
     from learner.learner import Learner
 
     run, config, checkpoint = open_run(args)
     print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
           file=sys.stderr, flush=True)
-    torch.set_num_threads(os.cpu_count() or 1)  # as the learner actor, so both modes round alike
+    torch.set_num_threads(usable_cores())  # as the learner actor, so both modes round alike
     if config.rollout.num_workers == 0:  # inline: one process, no Ray
         learner = Learner(config)  # the worker shares the learner's device: a GPU when there is one
         pool = InlinePool(config, str(learner.device))

@@ -4,14 +4,13 @@ thread count (D's training rounds differently with 1 and 2 threads)."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import torch
 
 ray = pytest.importorskip("ray")
 
-from actors.inline_pool import InlinePool  # noqa: E402
+from actors.inline_pool import InlinePool, usable_cores  # noqa: E402
 from actors.worker import MODELS, RolloutWorker  # noqa: E402
 from learner.learner import Learner  # noqa: E402
 from ray_support import (AUTO_UNITS, NOT_COMPARABLE, UNITS, compute_rewards, config_with,  # noqa: E402
@@ -82,7 +81,7 @@ def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path, method
     # work units, which resolve alike for 0 and 2 workers.
     auto = [*AUTO_UNITS[:5], "rollout.sample_unit=64", "rollout.timeout_s=120", f"train.method={method}"]
     inline_config = config_with(*auto)
-    torch.set_num_threads(os.cpu_count() or 1)  # as learner.remote.LearnerActor
+    torch.set_num_threads(usable_cores())  # as learner.remote.LearnerActor
     Trainer(inline_config, tmp_path / "inline", Learner(inline_config), InlinePool(inline_config)).train()
 
     ray_config = config_with(*auto, "rollout.num_workers=2")

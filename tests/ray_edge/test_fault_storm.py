@@ -4,7 +4,6 @@ records of a clean run (timings and fault counters aside), and every checkpoint 
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 
@@ -13,7 +12,7 @@ import torch
 
 ray = pytest.importorskip("ray")
 
-from actors.inline_pool import InlinePool  # noqa: E402
+from actors.inline_pool import InlinePool, usable_cores  # noqa: E402
 from learner.checkpoint import ROOT, load_checkpoint  # noqa: E402
 from learner.driver import Trainer  # noqa: E402
 from learner.learner import Learner  # noqa: E402
@@ -112,7 +111,7 @@ def test_a_run_survives_a_fault_storm_with_the_records_of_a_clean_run(two_worker
     assert summary.get("learner_restarts") == losses
 
     ray.shutdown()  # the clean reference runs inline, with the learner actor's thread count
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(usable_cores())
     clean = config_with(*STORM)
     Trainer(clean, tmp_path / "clean", Learner(clean), InlinePool(clean)).train()
     torch.set_num_threads(1)

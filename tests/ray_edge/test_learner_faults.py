@@ -3,14 +3,13 @@ run writes the records of a run that never lost it; past learner.max_restarts th
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import torch
 
 ray = pytest.importorskip("ray")
 
-from actors.inline_pool import InlinePool  # noqa: E402
+from actors.inline_pool import InlinePool, usable_cores  # noqa: E402
 from learner.driver import Trainer  # noqa: E402
 from learner.learner import Learner  # noqa: E402
 from learner.remote import ray_runtime  # noqa: E402
@@ -49,7 +48,7 @@ class KillLearnerAt:
 @pytest.fixture
 def inline_records(tmp_path):
     config = config_with(*OVERRIDES)
-    torch.set_num_threads(os.cpu_count() or 1)  # as learner.remote.LearnerActor
+    torch.set_num_threads(usable_cores())  # as learner.remote.LearnerActor
     Trainer(config, tmp_path / "inline", Learner(config), InlinePool(config)).train()
     return comparable(tmp_path / "inline")
 
