@@ -1,5 +1,8 @@
-"""`seqgan report`: one markdown row per run with its best and final scores, as the paper's tables."""
+"""`seqgan report`: one markdown row per run with its best and final scores, as the paper's tables;
+with `by_method`, a second table of each method's mean and spread over its runs (seeds)."""
 from __future__ import annotations
+
+import statistics
 
 import yaml
 
@@ -12,11 +15,15 @@ TEXT = [*((f"bleu_{n}", f"BLEU-{n}", False) for n in range(2, 6)),
         *((f"self_bleu_{n}", f"Self-BLEU-{n}", True) for n in range(2, 6))]
 
 
-def method_of(location: str) -> str:
-    """train.method from the run's config.yaml (runs from before the switch are seqgan)."""
+def train_section(location: str) -> dict:
     config = yaml.safe_load(RunStore(location).read_text("config.yaml")) or {}
     train = config.get("train") if isinstance(config, dict) else None
-    return str(train.get("method", "seqgan")) if isinstance(train, dict) else "seqgan"
+    return train if isinstance(train, dict) else {}
+
+
+def method_of(location: str) -> str:
+    """train.method from the run's config.yaml (runs from before the switch are seqgan)."""
+    return str(train_section(location).get("method", "seqgan"))
 
 
 def best(values: list[float], lower: bool) -> float | None:
@@ -50,13 +57,36 @@ def columns(rows: list[dict]) -> list[tuple[str, str]]:
     return [(k, t) for k, t in wanted if any(row.get(k) is not None for row in rows)]
 
 
-def report(locations: list[str], places: int = 3) -> str:
-    """The markdown table: run, method, steps logged, then each score column."""
+def report(locations: list[str], places: int = 3, by_method: bool = False) -> str:
+    """The markdown table: run, method, then each score column; with `by_method`, then the mean
+    ± sample standard deviation of each column over each method's runs, with their seeds."""
     rows = [scores(read_records(location)) for location in locations]
+    methods = [method_of(location) for location in locations]
     shown = columns(rows)
     lines = ["| run | method | " + " | ".join(title for _, title in shown) + " |",
              "| --- | --- |" + " --- |" * len(shown)]
-    for label, location, row in zip(run_labels(locations), locations, rows):
+    for label, method, row in zip(run_labels(locations), methods, rows):
         cells = ["" if row[k] is None else f"{row[k]:.{places}f}" for k, _ in shown]
-        lines.append(f"| {label} | {method_of(location)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | {method} | " + " | ".join(cells) + " |")
+    if by_method:
+        lines += ["", *method_table(locations, methods, rows, shown, places)]
     return "\n".join(lines)
+
+
+def method_table(locations, methods, rows, shown, places) -> list[str]:
+    """A row per method, in first-seen order: its runs' seeds, then each column's mean ± sd."""
+    lines = ["| method | runs | seeds | " + " | ".join(title for _, title in shown) + " |",
+             "| --- | --- | --- |" + " --- |" * len(shown)]
+    for method in dict.fromkeys(methods):
+        picked = [i for i, m in enumerate(methods) if m == method]
+        seeds = ", ".join(str(train_section(locations[i]).get("seed", 0)) for i in picked)
+        cells = [spread([rows[i][k] for i in picked if rows[i][k] is not None], places) for k, _ in shown]
+        lines.append(f"| {method} | {len(picked)} | {seeds} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def spread(values: list[float], places: int) -> str:
+    """'mean ± sd' (sample sd), the mean alone for one value, empty for none."""
+    if len(values) < 2:
+        return f"{values[0]:.{places}f}" if values else ""
+    return f"{statistics.fmean(values):.{places}f} ± {statistics.stdev(values):.{places}f}"

@@ -105,3 +105,27 @@ def test_report_has_a_row_per_run_with_its_method_and_scores(tmp_path, capsys):
     assert len(table) == 4
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "no run at" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_report_by_method_gives_each_methods_mean_and_spread_over_its_seeds(tmp_path, capsys):
+    import statistics
+
+    from learner.cli import main
+
+    runs = []
+    for method, seed in (("mle", 1), ("ss", 1), ("mle", 2)):
+        config = load_config("deploy/configs/smoke.yaml", [*BASELINE, f"train.method={method}", f"train.seed={seed}"])
+        Trainer(config, tmp_path / f"{method}{seed}", Learner(config), InlinePool(config)).train()
+        runs.append(tmp_path / f"{method}{seed}")
+    assert main(["report", *map(str, runs), "--places", "5", "--by-method"]) == 0
+    tables = capsys.readouterr().out.strip().split("\n\n")
+    assert len(tables) == 2 and len(tables[0].splitlines()) == 2 + 3
+    by_method = tables[1].splitlines()
+    assert by_method[0].startswith("| method | runs | seeds | NLL-oracle after MLE | best NLL-oracle |")
+    best = {run.name: min(r["nll_oracle"] for r in records(run) if "nll_oracle" in r) for run in runs}
+    assert best["mle1"] != best["mle2"]  # the seeds train differently: a spread to report
+    mle_best = f"{statistics.fmean([best['mle1'], best['mle2']]):.5f} ± {statistics.stdev([best['mle1'], best['mle2']]):.5f}"
+    assert by_method[2].startswith("| mle | 2 | 1, 2 | ") and by_method[2].split(" | ")[4] == mle_best
+    assert by_method[3].startswith("| ss | 1 | 1 | ") and by_method[3].split(" | ")[4] == f"{best['ss1']:.5f}"
+    assert len(by_method) == 4

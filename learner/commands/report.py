@@ -1,11 +1,12 @@
-"""`seqgan report RUN_DIR...`: a markdown table of best and final NLL-oracle or BLEU per run."""
+"""`seqgan report RUN_DIR... [--by-method]`: a markdown table of best and final NLL-oracle or BLEU per
+run, and of each method's mean over its seeds."""
 from __future__ import annotations
 
 
 def cmd_report(args) -> None:
     from learner.report import report
 
-    print(report(args.runs, args.places))
+    print(report(args.runs, args.places, args.by_method))
 
 
 def register(sub) -> None:
@@ -13,4 +14,6 @@ def register(sub) -> None:
     report.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (folders or URIs), a row each")
     report.add_argument("--places", type=int, default=3, choices=range(1, 10), metavar="1..9",
                         help="decimal places (default 3)")
+    report.add_argument("--by-method", action="store_true",
+                        help="then a table of each method's mean ± standard deviation over its runs (seeds)")
     report.set_defaults(func=cmd_report)
