@@ -27,6 +27,16 @@ def read_sentences(path: str | Path, what: str, tokenize: str = "space") -> list
     return [split(line) for line in lines]
 
 
+def corpus_test_sentences(folder: str | Path) -> list[list[str]]:
+    """A corpus directory's held-out split as token lists: its words (`<unk>` where the word was
+    not in the vocabulary), each sentence ending before its <eos>."""
+    from seqgan.corpus_files import read_corpus
+
+    corpus = read_corpus(folder)
+    return [[corpus.vocabulary[i] for i in row[:length]]
+            for row, length in zip(corpus.test.tolist(), corpus.test_lengths.tolist())]
+
+
 def tokenizer(name: str):
     """The function line -> tokens called `name` (one of seqgan.corpus.TOKENIZERS); NLTK is loaded
     here, so a missing NLTK is an error before any file is read."""

@@ -213,3 +213,24 @@ def test_cli_sample_and_nltk_tokens(tmp_path, capsys):
     chosen = sample_sentences([tokenizer("word")(line) for line in lines], 12, seed=7)
     assert result["hypotheses"] == 12 and result["tokenize"] == "word"
     assert result["self_bleu"] == {str(n): score for n, score in self_bleu(chosen).items()}
+
+
+def test_cli_refs_of_a_corpus_directory_are_its_test_split(tmp_path, capsys):
+    """--refs DIR scores against the corpus's held-out sentences as written words (<unk> for a word
+    the training lines lack), the same as their text file, and a long test line cut to seq_len."""
+    from seqgan.corpus_files import build_corpus
+
+    (tmp_path / "train.txt").write_text("a dog sits on a mat\nthe cat runs\na big dog runs\n")
+    (tmp_path / "test.txt").write_text("a cat sits\nthe big red dog runs on a mat\n")
+    build_corpus(str(tmp_path / "train.txt"), tmp_path / "c", test_file=str(tmp_path / "test.txt"),
+                 tokenizer="space", seq_len=6, long="cut")
+    hyps = tmp_path / "hyps.txt"
+    hyps.write_text("a cat sits on a mat\nthe big dog runs\n")
+    expected_refs = tmp_path / "refs.txt"
+    expected_refs.write_text("a cat sits\nthe big <unk> dog runs on\n")  # 'red' unseen; cut to seq_len tokens
+    assert main(["bleu", "--refs", str(tmp_path / "c"), str(hyps), "--json"]) == 0
+    from_corpus = json.loads(capsys.readouterr().out)
+    assert main(["bleu", "--refs", str(expected_refs), str(hyps), "--json"]) == 0
+    assert from_corpus == json.loads(capsys.readouterr().out) and from_corpus["references"] == 2
+    assert main(["bleu", "--refs", str(tmp_path), str(hyps)]) == 2  # a folder that is no corpus
+    assert "corpus.json" in capsys.readouterr().err

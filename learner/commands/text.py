@@ -3,6 +3,7 @@ text-GAN tables compute them (rewards/bleu.py: NLTK's sentence_bleu with method1
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from learner.commands.common import int_at_least, positive_int, seed_int
 
@@ -12,16 +13,17 @@ order_int = int_at_least(2, "a largest n-gram order of at least 2")
 def cmd_bleu(args) -> None:
     from rewards.bleu import SELF_BLEU_VARIANT
     from rewards.bleu_corpus import bleu, self_bleu
-    from seqgan.sentences import read_sentences, sample_sentences
+    from seqgan.sentences import corpus_test_sentences, read_sentences, sample_sentences
 
     if not args.refs and not args.self:
-        raise ValueError("bleu: give --refs FILE, --self, or both")
+        raise ValueError("bleu: give --refs FILE|CORPUS_DIR, --self, or both")
     hypotheses = sample_sentences(read_sentences(args.hyps, "hypothesis file", args.tokenize), args.sample, args.seed)
     orders = tuple(range(2, args.max_n + 1))
     result = {"hypotheses": len(hypotheses), "empty_hypotheses": sum(not h for h in hypotheses),
               "tokenize": args.tokenize}
     if args.refs:
-        references = read_sentences(args.refs, "reference file", args.tokenize)
+        references = corpus_test_sentences(args.refs) if Path(args.refs).is_dir() \
+            else read_sentences(args.refs, "reference file", args.tokenize)
         result["references"] = len(references)
         result["bleu"] = bleu(references, hypotheses, orders, args.workers)
     if args.self:
@@ -49,8 +51,9 @@ def register(sub) -> None:
                           description="Scores HYPS (one sentence a line) with NLTK's sentence_bleu, "
                                       "SmoothingFunction().method1, uniform weights, averaged over sentences.")
     bleu.add_argument("hyps", metavar="HYPS", help="generated sentences, one a line (UTF-8)")
-    bleu.add_argument("--refs", metavar="FILE",
-                      help="reference sentences: all of them are references for every hypothesis")
+    bleu.add_argument("--refs", metavar="FILE|CORPUS_DIR",
+                      help="reference sentences, or a corpus directory (seqgan corpus build) for its test "
+                           "split: all of them are references for every hypothesis")
     bleu.add_argument("--self", action="store_true",
                       help="also Self-BLEU of HYPS: each sentence against the other sentences (not itself)")
     bleu.add_argument("--max-n", type=order_int, default=5, help="report BLEU-2..MAX_N (default 5)")
