@@ -123,7 +123,7 @@ def train_bench(args) -> dict:
     """Per-phase seconds, counts, and the projected seconds of a whole run of the config."""
     device = resolve_device(args.device, "--device")  # before anything is built: a clear error
     config = bench_config(args)
-    # Default: a thread per core, as `seqgan train` (the inline pool takes rollout.torch_threads).
+    # Default: a thread per usable core, as `seqgan train` (the inline pool takes rollout.torch_threads).
     with torch_threads(args.threads or usable_cores()), \
             tempfile.TemporaryDirectory(prefix="seqgan-bench-train-") as folder:
         timer = PhaseTimer(config, folder, args.repeats, args.batches)

@@ -11,8 +11,8 @@ import ray
 import torch
 from ray.exceptions import RayActorError, RayTaskError
 
-from actors.ray_pool import RayPool
 from actors.inline_pool import usable_cores
+from actors.ray_pool import RayPool
 from learner.learner import Learner
 from learner.reaper import start_reaper
 from learner.stopping import LearnerLost

@@ -16,14 +16,15 @@ TEXT = [*((f"bleu_{n}", f"BLEU-{n}", False) for n in range(2, 6)),
 
 
 def train_section(location: str) -> dict:
+    """The run's config.yaml `train:` mapping ({} when absent)."""
     config = yaml.safe_load(RunStore(location).read_text("config.yaml")) or {}
     train = config.get("train") if isinstance(config, dict) else None
     return train if isinstance(train, dict) else {}
 
 
-def method_of(location: str) -> str:
-    """train.method from the run's config.yaml (runs from before the switch are seqgan)."""
-    return str(train_section(location).get("method", "seqgan"))
+def method_of(train: dict) -> str:
+    """train.method (runs from before the switch are seqgan)."""
+    return str(train.get("method", "seqgan"))
 
 
 def best(values: list[float], lower: bool) -> float | None:
@@ -61,7 +62,8 @@ def report(locations: list[str], places: int = 3, by_method: bool = False) -> st
     """The markdown table: run, method, then each score column; with `by_method`, then the mean
     ± sample standard deviation of each column over each method's runs, with their seeds."""
     rows = [scores(read_records(location)) for location in locations]
-    methods = [method_of(location) for location in locations]
+    trains = [train_section(location) for location in locations]
+    methods = [method_of(train) for train in trains]
     shown = columns(rows)
     lines = ["| run | method | " + " | ".join(title for _, title in shown) + " |",
              "| --- | --- |" + " --- |" * len(shown)]
@@ -69,17 +71,17 @@ def report(locations: list[str], places: int = 3, by_method: bool = False) -> st
         cells = ["" if row[k] is None else f"{row[k]:.{places}f}" for k, _ in shown]
         lines.append(f"| {label} | {method} | " + " | ".join(cells) + " |")
     if by_method:
-        lines += ["", *method_table(locations, methods, rows, shown, places)]
+        lines += ["", *method_table(trains, methods, rows, shown, places)]
     return "\n".join(lines)
 
 
-def method_table(locations, methods, rows, shown, places) -> list[str]:
+def method_table(trains, methods, rows, shown, places) -> list[str]:
     """A row per method, in first-seen order: its runs' seeds, then each column's mean ± sd."""
     lines = ["| method | runs | seeds | " + " | ".join(title for _, title in shown) + " |",
              "| --- | --- | --- |" + " --- |" * len(shown)]
     for method in dict.fromkeys(methods):
         picked = [i for i, m in enumerate(methods) if m == method]
-        seeds = ", ".join(str(train_section(locations[i]).get("seed", 0)) for i in picked)
+        seeds = ", ".join(str(trains[i].get("seed", 0)) for i in picked)
         cells = [spread([rows[i][k] for i in picked if rows[i][k] is not None], places) for k, _ in shown]
         lines.append(f"| {method} | {len(picked)} | {seeds} | " + " | ".join(cells) + " |")
     return lines

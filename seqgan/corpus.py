@@ -171,6 +171,10 @@ def format_sentences(ids: torch.Tensor, vocabulary: list[str], tokenizer: str | 
     if not vocabulary or vocabulary[EOS_ID] != EOS:
         raise BadFileError(f"sentences need a vocabulary whose first line (id {EOS_ID}) is {EOS}, got "
                            f"{vocabulary[:1]}")
-    lengths = first_eos_lengths(ids).tolist()  # [N]
-    lines = [join_tokens([vocabulary[i] for i in row[:n]], tokenizer) for row, n in zip(ids.tolist(), lengths)]
+    lines = [join_tokens(words, tokenizer) for words in sentence_words(ids, first_eos_lengths(ids), vocabulary)]
     return "".join(f"{line}\n" for line in lines)
+
+
+def sentence_words(ids: torch.Tensor, lengths: torch.Tensor, vocabulary: list[str]) -> list[list[str]]:
+    """[N, T] ids and [N] sentence lengths -> each sentence's words (the padding after it dropped)."""
+    return [[vocabulary[i] for i in row[:n]] for row, n in zip(ids.tolist(), lengths.tolist())]

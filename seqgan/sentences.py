@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from seqgan.corpus import TOKENIZERS, tokenize, word_tokenizer
+from seqgan.corpus import TOKENIZERS, sentence_words, tokenize, word_tokenizer
 from seqgan.data import _lines, read_text
 from seqgan.errors import BadFileError
 
@@ -33,8 +33,7 @@ def corpus_test_sentences(folder: str | Path) -> list[list[str]]:
     from seqgan.corpus_files import read_corpus
 
     corpus = read_corpus(folder)
-    return [[corpus.vocabulary[i] for i in row[:length]]
-            for row, length in zip(corpus.test.tolist(), corpus.test_lengths.tolist())]
+    return sentence_words(corpus.test, corpus.test_lengths, corpus.vocabulary)
 
 
 def tokenizer(name: str):

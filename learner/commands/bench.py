@@ -72,7 +72,7 @@ def register(sub) -> None:
     train.add_argument("--batches", type=positive_int, default=16,
                        help="batches timed of an MLE epoch and of each D epoch (then scaled)")
     train.add_argument("--threads", type=positive_int,
-                       help="the learner's torch threads (default: one per core, as `seqgan train`)")
+                       help="the learner's torch threads (default: one per core this process may use, as `seqgan train`)")
     add_overrides(train, "overrides of the preset, e.g. model.vocab_size=100")
     train.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
