@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from rewards.bleu_reward import REFERENCES, BleuRewardScorer, ReferenceTokens
+from rewards.bleu.reward import REFERENCES, BleuRewardScorer, ReferenceTokens
 from rewards.rollout import unit_reward_sums
 from rewards.scoring import DiscriminatorScorer
 from rewards.units import RewardUnit, SampleUnit

@@ -19,16 +19,17 @@ from pathlib import Path
 import torch
 
 from actors.worker import WeightsLost, worker_models
-from learner.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from learner.run_log import RunLog, records_at
-from learner.run_store import RunStore
+from learner.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from learner.run.log import RunLog, records_at
+from learner.run.store import RunStore
 from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
-from rewards.text_metrics import TextMetrics
+from rewards.bleu.text_metrics import TextMetrics
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
-from seqgan.config import DISCRIMINATOR_METHODS, POLICY_GRADIENT_METHODS, Config, disc_pretrain_rounds, dump_config
+from seqgan.config import DISCRIMINATOR_METHODS, POLICY_GRADIENT_METHODS, Config, disc_pretrain_rounds
+from seqgan.config_files import dump_config
 from seqgan.endings import kept_mean, past_end
 from seqgan.metrics import finite_or_none, nll_per_token
-from seqgan.real_data import real_data
+from seqgan.data.real_data import real_data
 from seqgan.scheduled_sampling import keep_probability
 
 WRITTEN = ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from learner.finite import nonfinite, read, require_finite, require_rewards
-from rewards.bleu_reward import REFERENCES, BleuRewardScorer, ReferenceTokens
+from rewards.bleu.reward import REFERENCES, BleuRewardScorer, ReferenceTokens
 from seqgan.config import Config
-from seqgan.data import batches
+from seqgan.data.tokens import batches
 from seqgan.endings import past_end
 from seqgan.metrics import nll_per_token
 from seqgan.models import build_discriminator, build_generator

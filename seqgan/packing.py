@@ -16,12 +16,8 @@ between processes in memory get the cheap header and layout checks only.
 from __future__ import annotations
 
 import math
-import os
-import stat
-import tempfile
 import warnings
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +26,7 @@ import numpy as np
 import torch
 
 from seqgan.errors import BadFileError
+from seqgan.files import atomic_write_bytes, read_user_file, short
 
 MAGIC = b"SEQGANW2"
 MAGIC_V1 = b"SEQGANW1"  # before checksums
@@ -148,87 +145,6 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-# -- files --------------------------------------------------------------------------------
-def read_user_file(path: str | Path, what: str) -> bytes:
-    """The bytes of a user's file (`what` names its role in messages). Anything but a readable
-    regular file is a BadFileError that says what the path is; a FIFO or device is never read
-    (that could block forever)."""
-    path = Path(path)
-    shown = f"{what} {str(path)!r}"
-    _require_regular(_mode(path, shown), shown)
-    try:  # non-blocking open: a FIFO swapped in after stat() cannot hang the open itself
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            data = f.read() if stat.S_ISREG(mode) else b""
-    except OSError as error:
-        raise _unreadable(shown, error) from None
-    _require_regular(mode, shown)
-    return data
-
-
-def _mode(path: Path, shown: str) -> int:
-    try:
-        return os.stat(path).st_mode
-    except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
-        raise _unreadable(shown, error) from None
-
-
-def _unreadable(shown: str, error: Exception) -> BadFileError:
-    if isinstance(error, FileNotFoundError):
-        return BadFileError(f"{shown} does not exist")
-    reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-    return BadFileError(f"{shown} cannot be read: {reason}")
-
-
-def _require_regular(mode: int, shown: str) -> None:
-    if stat.S_ISDIR(mode):
-        raise BadFileError(f"{shown} is a folder, expected a file")
-    if not stat.S_ISREG(mode):
-        raise BadFileError(f"{shown} is not a regular file (a FIFO, socket or device), expected a file")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | Path, chunks: Iterable[bytes | memoryview]) -> None:
-    """Write to a temporary file in the same folder, fsync, rename over `path`, fsync the folder:
-    a reader (or a crash) sees the old file or the new one, never half of one. `chunks` may be a
-    generator, so a large file need not be in memory at once."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the mode a plain open() would
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename durable (POSIX); where folders cannot be opened, the rename stands alone."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_packed(path: str | Path, packed: PackedWeights) -> None:
     packed = _with_checksum(packed)
     length = len(packed.header).to_bytes(_LENGTH_BYTES, "little")
@@ -285,7 +201,7 @@ def decode_header(header: bytes) -> dict:
     try:
         return msgpack.unpackb(header)
     except Exception as error:  # msgpack raises several types for malformed input
-        raise ValueError(f"not msgpack ({type(error).__name__}: {_short(error)})") from None
+        raise ValueError(f"not msgpack ({type(error).__name__}: {short(error)})") from None
 
 
 def check_header(header: object, buffer_size: int | None = None, checked: bool = True) -> None:
@@ -296,7 +212,7 @@ def check_header(header: object, buffer_size: int | None = None, checked: bool =
     if not isinstance(header, dict) or not set(required) <= set(header):
         raise ValueError(f"expected a map with {', '.join(required[:-1])} and {required[-1]}")
     if not isinstance(header["model"], str) or not _is_count(header["version"]):
-        raise ValueError(f"model {_short(header['model'])} / version {_short(header['version'])}: "
+        raise ValueError(f"model {short(header['model'])} / version {short(header['version'])}: "
                          "expected a name and an integer >= 0")
     if not isinstance(header["meta"], dict) or not isinstance(header["tensors"], list):
         raise ValueError("meta must be a map and tensors a list")
@@ -310,7 +226,7 @@ def check_header(header: object, buffer_size: int | None = None, checked: bool =
 def _check_totals(header: dict, buffer_size: int | None) -> None:
     nbytes, checksum = header["nbytes"], header["checksum"]
     if not _is_count(nbytes) or not (_is_count(checksum) and checksum < 2**32):
-        raise ValueError(f"nbytes {_short(nbytes)} / checksum {_short(checksum)}: expected integers >= 0 "
+        raise ValueError(f"nbytes {short(nbytes)} / checksum {short(checksum)}: expected integers >= 0 "
                          "(the checksum a 32-bit CRC)")
     if buffer_size is not None and nbytes != buffer_size:
         raise ValueError(f"the header says {nbytes} bytes of weights, the file holds {buffer_size}: "
@@ -319,22 +235,22 @@ def _check_totals(header: dict, buffer_size: int | None) -> None:
 
 def _check_entry(entry: object, buffer_size: int | None) -> None:
     if not isinstance(entry, dict) or not set(_ENTRY_KEYS) <= set(entry):
-        raise ValueError(f"tensor entry {_short(entry)}: expected name, dtype, shape, offset and nbytes")
+        raise ValueError(f"tensor entry {short(entry)}: expected name, dtype, shape, offset and nbytes")
     name, dtype, shape, offset = entry["name"], entry["dtype"], entry["shape"], entry["offset"]
     if not isinstance(name, str):
-        raise ValueError(f"tensor name {_short(name)}: expected a string")
-    where = f"tensor {_short(name)}"
+        raise ValueError(f"tensor name {short(name)}: expected a string")
+    where = f"tensor {short(name)}"
     if not isinstance(dtype, str) or dtype not in _DTYPES:
-        raise ValueError(f"{where}: unsupported dtype {_short(dtype)}, expected one of {sorted(_DTYPES)}")
+        raise ValueError(f"{where}: unsupported dtype {short(dtype)}, expected one of {sorted(_DTYPES)}")
     if (not isinstance(shape, list) or len(shape) > _MAX_NDIM or not all(_is_count(n) for n in shape)
             or math.prod(max(n, 1) for n in shape) >= _MAX_ELEMENTS):
-        raise ValueError(f"{where}: shape {_short(shape)}, expected a list of at most {_MAX_NDIM} sizes >= 0 "
+        raise ValueError(f"{where}: shape {short(shape)}, expected a list of at most {_MAX_NDIM} sizes >= 0 "
                          f"with fewer than 2^62 elements")
     if not _is_count(offset) or offset % ALIGN:
-        raise ValueError(f"{where}: offset {_short(offset)}, expected an integer >= 0, a multiple of {ALIGN}")
+        raise ValueError(f"{where}: offset {short(offset)}, expected an integer >= 0, a multiple of {ALIGN}")
     expected = math.prod(shape) * np.dtype(dtype).itemsize
     if entry["nbytes"] != expected or not _is_count(entry["nbytes"]):
-        raise ValueError(f"{where}: {_short(entry['nbytes'])} bytes, but shape {shape} of {dtype} needs {expected}")
+        raise ValueError(f"{where}: {short(entry['nbytes'])} bytes, but shape {shape} of {dtype} needs {expected}")
     if buffer_size is not None and offset + expected > buffer_size:
         raise ValueError(f"{where} ends at byte {offset + expected}, past the buffer ({buffer_size} bytes)")
 
@@ -343,11 +259,11 @@ def _check_no_overlap(entries: list[dict]) -> None:
     names = [entry["name"] for entry in entries]
     if len(set(names)) != len(names):
         repeated = next(name for name in names if names.count(name) > 1)
-        raise ValueError(f"tensor {_short(repeated)} appears twice, expected unique names")
+        raise ValueError(f"tensor {short(repeated)} appears twice, expected unique names")
     spans = sorted((e["offset"], e["offset"] + e["nbytes"], e["name"]) for e in entries if e["nbytes"])
     for (_, end, first), (start, _, second) in zip(spans, spans[1:]):
         if start < end:
-            raise ValueError(f"tensors {_short(first)} and {_short(second)} overlap (bytes {start} to {end}), "
+            raise ValueError(f"tensors {short(first)} and {short(second)} overlap (bytes {start} to {end}), "
                              "expected each tensor in its own bytes")
 
 
@@ -362,15 +278,10 @@ def _verify_checksum(header: dict, buffer: np.ndarray) -> None:
 def _require_finite(header: dict, buffer: np.ndarray) -> None:
     for entry in header["tensors"]:
         if entry["dtype"] in _FLOAT_DTYPES and not np.isfinite(_view(buffer, entry)).all():
-            raise ValueError(f"tensor {_short(entry['name'])} holds NaN or infinite values, expected finite weights")
+            raise ValueError(f"tensor {short(entry['name'])} holds NaN or infinite values, expected finite weights")
 
 
 def _is_count(value: object) -> bool:
     """An integer >= 0 (msgpack's true/false decode to bools, which are ints in Python)."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
-
-def _short(value: object, limit: int = 80) -> str:
-    """repr() of a value from a file, cut short: a hostile header may hold huge values."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from seqgan.errors import BadFileError
-from seqgan.packing import read_user_file
+from seqgan.files import read_user_file
 
 # The globals an ndarray pickle references, under numpy 1.x and 2.x module names.
 _ALLOWED_GLOBALS = frozenset({

@@ -7,7 +7,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from seqgan.config import load_config  # noqa: E402
+from seqgan.config_files import load_config
 from seqgan.models import Discriminator, Generator
 
 SMOKE = "deploy/configs/smoke.yaml"

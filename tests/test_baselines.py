@@ -7,7 +7,8 @@ import torch
 from actors.inline_pool import InlinePool
 from learner.driver import Trainer
 from learner.learner import Learner
-from seqgan.config import ConfigError, disc_pretrain_rounds, load_config
+from seqgan.config import ConfigError, disc_pretrain_rounds
+from seqgan.config_files import load_config
 from seqgan.scheduled_sampling import keep_probability, scheduled_sampling_logits
 
 BASELINE = ["rollout.num_workers=0", "train.mle_epochs=2", "train.adv_iterations=3", "train.eval_every=1"]

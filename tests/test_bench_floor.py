@@ -1,7 +1,7 @@
 """The floor times exactly the windows that prefix-window sharing cannot share."""
 import pytest
 
-from learner import bench_floor
+from learner.bench import floor as bench_floor
 from rewards.scoring import conv_flops
 from seqgan.models import Discriminator
 

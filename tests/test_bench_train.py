@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from learner.cli import main
-from seqgan.config import load_config
+from seqgan.config_files import load_config
 
 TINY = ["model.vocab_size=50", "model.seq_len=10", "discriminator.filter_sizes=[1,2]",
         "discriminator.num_filters=[4,4]", "data.num_train=200", "data.num_test=64", "train.eval_samples=128",

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from learner.cli import main
-from rewards.bleu import SELF_BLEU_VARIANT, BleuScorer, SelfBleuScorer, closest_length
-from rewards.bleu_corpus import bleu, self_bleu, sentence_scores
+from rewards.bleu.score import SELF_BLEU_VARIANT, BleuScorer, SelfBleuScorer, closest_length
+from rewards.bleu.corpus import bleu, self_bleu, sentence_scores
 from seqgan.errors import BadFileError
-from seqgan.sentences import read_sentences, sample_sentences, tokenizer
+from seqgan.data.sentences import read_sentences, sample_sentences, tokenizer
 
 nltk_bleu = pytest.importorskip("nltk.translate.bleu_score")
 pytestmark = pytest.mark.unit
@@ -192,7 +192,7 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
 
 
 def test_nltk_tokenizer_without_nltk_is_a_clear_error(monkeypatch):
-    from seqgan.corpus import word_tokenizer
+    from seqgan.data.corpus import word_tokenizer
 
     monkeypatch.setitem(__import__("sys").modules, "nltk.tokenize", None)  # import fails as if absent
     word_tokenizer.cache_clear()  # made once per process: make it again without nltk
@@ -218,7 +218,7 @@ def test_cli_sample_and_nltk_tokens(tmp_path, capsys):
 def test_cli_refs_of_a_corpus_directory_are_its_test_split(tmp_path, capsys):
     """--refs DIR scores against the corpus's held-out sentences as written words (<unk> for a word
     the training lines lack), the same as their text file, and a long test line cut to seq_len."""
-    from seqgan.corpus_files import build_corpus
+    from seqgan.data.corpus_files import build_corpus
 
     (tmp_path / "train.txt").write_text("a dog sits on a mat\nthe cat runs\na big dog runs\n")
     (tmp_path / "test.txt").write_text("a cat sits\nthe big red dog runs on a mat\n")

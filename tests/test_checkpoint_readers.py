@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from learner.checkpoint import ROOT, load_checkpoint, save_checkpoint
+from learner.run.checkpoint import ROOT, load_checkpoint, save_checkpoint
 from learner.learner import Learner
-from learner.run_store import RunStore
+from learner.run.store import RunStore
 from seqgan.errors import BadFileError
 
 EXAMPLES = settings(max_examples=40, deadline=None, derandomize=True, database=None,
@@ -19,7 +19,7 @@ FILES = ["progress.json", "optimizers.pt", "rng.pt", "generator.sgw", "rollout.s
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory, ):
-    from seqgan.config import load_config
+    from seqgan.config_files import load_config
     config = load_config("deploy/configs/smoke.yaml", ["rollout.num_workers=0"])
     folder = tmp_path_factory.mktemp("saved")
     name = save_checkpoint(RunStore(folder), Learner(config).state(),

@@ -2,8 +2,8 @@ import typing
 
 import pytest
 
-from seqgan.config import (MAX_SEQ_LEN, MAX_SEQUENCES, MAX_TOKENS, MAX_VOCAB_SIZE, Config, ConfigError, ConfigFileError,
-                           load_config)
+from seqgan.config import MAX_SEQ_LEN, MAX_SEQUENCES, MAX_TOKENS, MAX_VOCAB_SIZE, Config, ConfigError, ConfigFileError
+from seqgan.config_files import load_config
 
 
 @pytest.mark.unit

@@ -9,10 +9,11 @@ import torch
 import yaml
 
 from learner.cli import main
-from seqgan.config import ConfigError, load_config
-from seqgan.corpus import (EOS, UNK, build_vocabulary, encode, first_eos_lengths, fit_length, format_sentences,
+from seqgan.config import ConfigError
+from seqgan.config_files import load_config
+from seqgan.data.corpus import (EOS, UNK, build_vocabulary, encode, first_eos_lengths, fit_length, format_sentences,
                            join_tokens, split_held_out, tokenize)
-from seqgan.corpus_files import build_corpus, read_corpus
+from seqgan.data.corpus_files import build_corpus, read_corpus
 from seqgan.errors import BadFileError
 
 ROOT = Path(__file__).resolve().parents[1]

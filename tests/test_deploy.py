@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seqgan.config import load_config, to_dict
+from seqgan.config_files import load_config
+from seqgan.config import to_dict
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,8 @@ from learner.driver import real_data
 from learner.learner import Learner, mle_loss, policy_gradient_loss
 from rewards.reference import reference_unit_reward_sums
 from rewards.units import SampleUnit, assemble_rewards, split_rewards
-from seqgan.config import ConfigError, load_config
+from seqgan.config import ConfigError
+from seqgan.config_files import load_config
 from seqgan.endings import kept_mean, pad_after_end, past_end
 from seqgan.errors import BadFileError
 from seqgan.metrics import nll_per_token

@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 import learner.learner as learner_module
-from learner.checkpoint import load_checkpoint
+from learner.run.checkpoint import load_checkpoint
 from learner.learner import Learner
-from learner.run_log import RunLog
-from learner.run_store import RunStore
+from learner.run.log import RunLog
+from learner.run.store import RunStore
 from seqgan.packing import unpack_state
 from seqgan.seeding import uniforms
 

@@ -40,7 +40,7 @@ def test_learner_uses_the_gpu(smoke_config):
 
 
 def test_rollout_bench_runs_on_the_gpu():
-    from learner import bench
+    from learner.bench import rollout as bench
     from learner.cli import parser
     args = parser().parse_args(["bench", "rollout", "--device", "cuda", "--batch", "4", "--rollouts", "2",
                                 "--repeats", "1", "--set", "rollout.unit_prefixes=19"])
@@ -51,7 +51,7 @@ def test_rollout_bench_runs_on_the_gpu():
 
 
 def test_scaling_bench_in_process_on_the_gpu():
-    from learner import bench_scaling
+    from learner.bench import scaling as bench_scaling
     from learner.cli import parser
     args = parser().parse_args(["bench", "scaling", "--device", "cuda", "--workers", "0", "--seq-lens", "20",
                                 "--rollouts", "2", "--repeats", "1"])
@@ -88,7 +88,7 @@ def test_inline_training_runs_its_worker_on_the_learners_gpu(tmp_path, monkeypat
 def smoke_learner(*overrides: str):
     """A smoke-preset learner with fixed real data: (learner, fake sequences, the data's generator)."""
     from learner.learner import Learner
-    from seqgan.config import load_config
+    from seqgan.config_files import load_config
     config = load_config("deploy/configs/smoke.yaml", ["rollout.num_workers=0", *overrides])
     learner = Learner(config)
     draw = torch.Generator().manual_seed(0)
@@ -145,7 +145,7 @@ def test_a_long_sequence_stays_within_a_small_budget_on_the_gpu():
     """T=200 under a 4 MB budget: the CUDA allocator's peak stays under it, and the sums equal those
     of the default budget."""
     from rewards.units import batch_reward_units
-    from seqgan.config import load_config
+    from seqgan.config_files import load_config
     from seqgan.models import build_discriminator, build_generator
     from seqgan.sizing import resolve_units
     sums = {}

@@ -74,7 +74,7 @@ def test_training_from_token_files_has_no_oracle_metrics(tmp_path, smoke_config)
 
     from actors.inline_pool import InlinePool
     from learner.driver import Trainer
-    from seqgan.data import write_tokens
+    from seqgan.data.tokens import write_tokens
     draw = torch.Generator().manual_seed(0)
     write_tokens(tmp_path / "train.txt", torch.randint(0, 60, (64, 10), generator=draw))
     write_tokens(tmp_path / "test.txt", torch.randint(0, 60, (32, 10), generator=draw))

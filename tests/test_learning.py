@@ -5,7 +5,7 @@ import torch
 from actors.inline_pool import InlinePool
 from learner.driver import Trainer
 from learner.learner import Learner
-from seqgan.config import load_config
+from seqgan.config_files import load_config
 
 # The CPU preset (the paper's V=5000 oracle, cut to fit a CPU), a quarter of its adversarial phase.
 CPU_PRESET = "deploy/configs/cpu.yaml"

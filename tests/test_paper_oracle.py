@@ -6,12 +6,13 @@ from pathlib import Path
 import pytest
 
 from learner.cli import main
-from seqgan.config import ConfigError, load_config
-from seqgan.data import write_tokens
+from seqgan.config import ConfigError
+from seqgan.config_files import load_config
+from seqgan.data.tokens import write_tokens
 from seqgan.errors import BadFileError
 from seqgan.metrics import nll_per_token
 from seqgan.oracle import load_oracle, new_oracle, save_oracle
-from seqgan.real_data import real_data
+from seqgan.data.real_data import real_data
 from seqgan.seeding import derive_seed, uniforms
 
 ROOT = Path(__file__).resolve().parents[1]

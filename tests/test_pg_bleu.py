@@ -11,12 +11,13 @@ from actors.worker import RolloutWorker, models_used
 from learner.driver import Trainer
 from learner.learner import Learner
 from learner.stopping import LearnerLost
-from rewards.bleu import BleuScorer
-from rewards.bleu_reward import REFERENCES, BleuRewardScorer, ReferenceTokens
+from rewards.bleu.score import BleuScorer
+from rewards.bleu.reward import REFERENCES, BleuRewardScorer, ReferenceTokens
 from rewards.reference import reference_unit_reward_sums
 from rewards.rollout import unit_reward_sums
 from rewards.units import RewardUnit, SampleUnit
-from seqgan.config import ConfigError, disc_pretrain_rounds, load_config
+from seqgan.config import ConfigError, disc_pretrain_rounds
+from seqgan.config_files import load_config
 from seqgan.seeding import uniforms
 from seqgan.sizing import ResolvedUnits
 
@@ -38,7 +39,7 @@ def bleu_scorer(references: torch.Tensor, order: int) -> BleuRewardScorer:
 # -- the reward of one sequence ------------------------------------------------------------------
 @pytest.mark.parametrize("order", [1, 2, 4])
 def test_the_reward_is_sentence_bleu_of_the_token_ids(order):
-    """Token ids score as the words they stand for would (rewards.bleu on strings), and as NLTK."""
+    """Token ids score as the words they stand for would (rewards.bleu.score on strings), and as NLTK."""
     draw = torch.Generator().manual_seed(order)
     references = torch.randint(0, 20, (15, 7), generator=draw)
     hypotheses = torch.cat([references[:3], torch.randint(0, 20, (20, 7), generator=draw),
@@ -200,8 +201,8 @@ def test_report_shows_the_pg_bleu_method(tmp_path, capsys):
 @pytest.mark.unit
 def test_a_bleu_reward_leaves_out_the_padding_after_the_end_token():
     """Padding is no part of a sentence: references and completions are cut at their first end token."""
-    from rewards.bleu import ReferenceTable
-    from rewards.bleu_reward import BleuRewardScorer, ReferenceTokens
+    from rewards.bleu.score import ReferenceTable
+    from rewards.bleu.reward import BleuRewardScorer, ReferenceTokens
 
     end = 0
     references = torch.tensor([[5, 6, 7, 8, 0, 0, 0, 0], [5, 6, 9, 0, 0, 0, 0, 0]])
@@ -215,7 +216,7 @@ def test_a_bleu_reward_leaves_out_the_padding_after_the_end_token():
 
 
 def test_pg_bleu_ranks_a_copy_of_a_reference_above_random_tokens():
-    from rewards.bleu_reward import BleuRewardScorer, ReferenceTokens
+    from rewards.bleu.reward import BleuRewardScorer, ReferenceTokens
 
     generator = torch.Generator().manual_seed(3)
     references = torch.randint(0, 50, (30, 12), generator=generator)

@@ -16,8 +16,9 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from seqgan.config import ConfigFileError, load_config
-from seqgan.data import read_tokens, read_vocabulary
+from seqgan.config import ConfigFileError
+from seqgan.config_files import load_config
+from seqgan.data.tokens import read_tokens, read_vocabulary
 from seqgan.errors import BadFileError
 from seqgan.models import Generator
 from seqgan.oracle import load_oracle, new_oracle, save_oracle
@@ -498,7 +499,7 @@ def test_sample_n_is_bounded(capsys):
 @pytest.mark.unit
 def test_samples_written_in_chunks_are_the_samples_drawn_at_once(monkeypatch):
     from learner.commands import generate
-    from seqgan.data import format_tokens
+    from seqgan.data.tokens import format_tokens
     from seqgan.seeding import derive_seed, uniforms
     monkeypatch.setattr(generate, "SAMPLE_CHUNK", 16)
     model = Generator(V, E, H, T).init_normal_(1.0).eval()

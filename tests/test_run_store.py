@@ -6,14 +6,14 @@ import pytest
 import torch
 
 from actors.inline_pool import InlinePool, usable_cores
-from learner.checkpoint import load_checkpoint
+from learner.run.checkpoint import load_checkpoint
 from learner.driver import Trainer
 from learner.learner import Learner
-from learner.run_log import read_records
-from learner.run_store import RunStore, check_location
+from learner.run.log import read_records
+from learner.run.store import RunStore, check_location
 from learner.stopping import StopFlag, StopRequested
 from run_support import comparable
-from seqgan.config import load_config
+from seqgan.config_files import load_config
 
 
 @pytest.mark.unit

@@ -5,7 +5,7 @@ import torch
 from memory_meter import PeakTensorBytes
 from rewards.rollout import unit_reward_sums
 from rewards.units import batch_reward_units
-from seqgan.config import load_config
+from seqgan.config_files import load_config
 from seqgan.models import build_discriminator, build_generator
 from seqgan.seeding import uniforms
 from seqgan.sizing import resolve_units

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from learner.checkpoint import latest_name, load_checkpoint, save_checkpoint
+from learner.run.checkpoint import latest_name, load_checkpoint, save_checkpoint
 from learner.learner import Learner
-from learner.run_store import RunStore
-from seqgan.data import read_tokens, read_vocabulary, write_tokens
+from learner.run.store import RunStore
+from seqgan.data.tokens import read_tokens, read_vocabulary, write_tokens
 from seqgan.errors import BadFileError
 from seqgan.metrics import nll_per_token
 from seqgan.models import Generator

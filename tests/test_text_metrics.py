@@ -1,9 +1,9 @@
-"""A text run's BLEU and Self-BLEU: the corpus averages of rewards.bleu_corpus on the sentences cut at <eos>."""
+"""A text run's BLEU and Self-BLEU: the corpus averages of rewards.bleu.corpus on the sentences cut at <eos>."""
 import pytest
 import torch
 
-from rewards.bleu_corpus import bleu, self_bleu
-from rewards.text_metrics import TextMetrics
+from rewards.bleu.corpus import bleu, self_bleu
+from rewards.bleu.text_metrics import TextMetrics
 
 
 @pytest.mark.unit

@@ -11,10 +11,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.compat.proto.event_pb2 import SessionLog
 
-import learner.progress
-from learner.plotting import curves, read_records, run_labels
-from learner.progress import Progress
-from learner.tensorboard import MISSING, TensorBoardEvents
+import learner.watch.progress
+from learner.watch.plot import curves, read_records, run_labels
+from learner.watch.progress import Progress
+from learner.watch.tensorboard import MISSING, TensorBoardEvents
 
 ROOT = Path(__file__).resolve().parents[1]
 TOTALS = {"mle": 2, "disc": 0, "adv": 3}
@@ -49,12 +49,12 @@ def bars(monkeypatch):
     """The tqdm bars Progress makes, in order."""
     made = []
 
-    class Bar(learner.progress.tqdm):
+    class Bar(learner.watch.progress.tqdm):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(learner.progress, "tqdm", Bar)
+    monkeypatch.setattr(learner.watch.progress, "tqdm", Bar)
     return made
 
 

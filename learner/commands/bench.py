@@ -1,4 +1,4 @@
-"""`seqgan bench rollout|scaling|flops|train`: the command line of learner/bench*.py."""
+"""`seqgan bench rollout|scaling|flops|train`: the command line of learner/bench/."""
 from __future__ import annotations
 
 import json
@@ -11,10 +11,10 @@ BENCH_OVERRIDES = ("overrides of paper.yaml, e.g. rollout.unit_samples=64 (work 
 
 def cmd_bench(args) -> None:
     keep_local_ray_on_loopback()
-    from learner import bench, bench_plot, bench_scaling
+    from learner.bench import plot as bench_plot, rollout as bench, scaling as bench_scaling
 
     if args.bench_command == "train":
-        from learner import bench_train
+        from learner.bench import train as bench_train
         result = bench_train.train_bench(args)
         print(json.dumps(result) if args.json else bench_train.describe(result))
         return

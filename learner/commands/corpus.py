@@ -21,7 +21,7 @@ def fraction(text: str) -> float:
 
 
 def cmd_build(args) -> None:
-    from seqgan.corpus_files import build_corpus
+    from seqgan.data.corpus_files import build_corpus
 
     settings = build_corpus(args.train, args.out, test_file=args.test, test_fraction=args.test_fraction,
                             seed=args.seed, tokenizer=args.tokenizer, min_count=args.min_count,

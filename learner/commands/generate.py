@@ -18,8 +18,8 @@ def sample_count(text: str) -> int:
 
 
 def cmd_sample(args) -> None:
-    from learner.checkpoint import load_generator
-    from seqgan.packing import atomic_write_bytes
+    from learner.run.checkpoint import load_generator
+    from seqgan.files import atomic_write_bytes
 
     new_output(args.out)
     generator = load_generator(args.run)
@@ -32,8 +32,8 @@ def _line_formatter(args, vocab_size: int):
     """tokens [N, T] -> text: sentences (--format text), words (--vocab) or token ids."""
     from functools import partial
 
-    from seqgan.corpus import format_sentences
-    from seqgan.data import format_tokens, read_vocabulary
+    from seqgan.data.corpus import format_sentences
+    from seqgan.data.tokens import format_tokens, read_vocabulary
 
     if args.format == "text":
         vocabulary, tokenizer = _sentence_vocabulary(args, vocab_size)
@@ -44,15 +44,15 @@ def _line_formatter(args, vocab_size: int):
 def _sentence_vocabulary(args, vocab_size: int) -> tuple[list[str], str | None]:
     """(vocabulary, tokenizer) for --format text: --vocab FILE, else the corpus directory named in
     the run's config (data.corpus; a relative path is taken from the working directory)."""
-    from seqgan.data import read_vocabulary
+    from seqgan.data.tokens import read_vocabulary
 
     if args.vocab:
         return read_vocabulary(args.vocab, vocab_size), None
     from pathlib import Path
 
-    from learner.checkpoint import run_config
-    from learner.run_store import RunStore
-    from seqgan.corpus_files import read_corpus_vocabulary, read_settings
+    from learner.run.checkpoint import run_config
+    from learner.run.store import RunStore
+    from seqgan.data.corpus_files import read_corpus_vocabulary, read_settings
 
     corpus = run_config(RunStore(args.run)).data.corpus
     if corpus is None:
@@ -70,7 +70,7 @@ def _sample_text(generator, count: int, seed: int, format_lines=None):
     makes the text (default: token ids)."""
     import torch
 
-    from seqgan.data import format_tokens
+    from seqgan.data.tokens import format_tokens
     from seqgan.seeding import derive_seed
 
     format_lines = format_lines or format_tokens
@@ -84,7 +84,7 @@ def _sample_text(generator, count: int, seed: int, format_lines=None):
 
 
 def cmd_eval(args) -> None:
-    from seqgan.data import read_tokens
+    from seqgan.data.tokens import read_tokens
     from seqgan.metrics import nll_per_token
     from seqgan.oracle import load_oracle
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from learner.run_store import is_uri
+from learner.run.store import is_uri
 
 RUNTIME_ENV = "deploy/runtime_env.yaml"
 ON_THE_HEAD = {"node:__internal_head__": 0.001}  # a resource only the head node has

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from learner.commands.common import add_overrides, length_int, new_output, seed_int
 from learner.commands.generate import sample_count
-from seqgan.config import load_config
+from seqgan.config_files import load_config
 
 
 def cmd_oracle(args) -> None:
-    from seqgan.data import write_tokens
+    from seqgan.data.tokens import write_tokens
     from seqgan.oracle import import_seqgan_oracle, load_oracle, new_oracle, save_oracle
     from seqgan.seeding import derive_seed, uniforms
 

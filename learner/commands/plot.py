@@ -1,11 +1,11 @@
-"""`seqgan plot`: learning curves of one or more runs in an image file (learner/plotting.py)."""
+"""`seqgan plot`: learning curves of one or more runs in an image file (learner/watch/plot.py)."""
 from __future__ import annotations
 
 from learner.commands.common import new_output
 
 
 def cmd_plot(args) -> None:
-    from learner.plotting import plot_runs
+    from learner.watch.plot import plot_runs
 
     new_output(args.out)
     plot_runs(args.runs, args.out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def cmd_report(args) -> None:
-    from learner.report import report
+    from learner.watch.report import report
 
     print(report(args.runs, args.places, args.by_method))
 

@@ -1,5 +1,5 @@
 """`seqgan bleu`: BLEU-n of generated sentences against references, and Self-BLEU-n, as the
-text-GAN tables compute them (rewards/bleu.py: NLTK's sentence_bleu with method1, averaged)."""
+text-GAN tables compute them (rewards/bleu/score.py: NLTK's sentence_bleu with method1, averaged)."""
 from __future__ import annotations
 
 import json
@@ -11,9 +11,9 @@ order_int = int_at_least(2, "a largest n-gram order of at least 2")
 
 
 def cmd_bleu(args) -> None:
-    from rewards.bleu import SELF_BLEU_VARIANT
-    from rewards.bleu_corpus import bleu, self_bleu
-    from seqgan.sentences import corpus_test_sentences, read_sentences, sample_sentences
+    from rewards.bleu.score import SELF_BLEU_VARIANT
+    from rewards.bleu.corpus import bleu, self_bleu
+    from seqgan.data.sentences import corpus_test_sentences, read_sentences, sample_sentences
 
     if not args.refs and not args.self:
         raise ValueError("bleu: give --refs FILE|CORPUS_DIR, --self, or both")
@@ -45,7 +45,7 @@ def describe(result: dict) -> str:
 
 
 def register(sub) -> None:
-    from seqgan.sentences import TOKENIZERS
+    from seqgan.data.sentences import TOKENIZERS
 
     bleu = sub.add_parser("bleu", help="BLEU-2..n against references and Self-BLEU (NLTK's sentence BLEU, method1)",
                           description="Scores HYPS (one sentence a line) with NLTK's sentence_bleu, "

@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 
 from learner.commands.common import add_overrides, keep_local_ray_on_loopback
-from seqgan.config import Config, ConfigError, disc_pretrain_rounds, dump_config, load_config, to_dict
+from seqgan.config import Config, ConfigError, disc_pretrain_rounds, to_dict
+from seqgan.config_files import dump_config, load_config
 
 # Keys that say where a run's work happens, not what it computes (results are the same for any
 # number of workers): a resumed run may change them.
@@ -53,8 +54,8 @@ def resumed_config(saved: Config, config_file: str | None, overrides: list[str],
 def open_run(args):
     """(run store, config, checkpoint or None) for a new run or a resumed one, checked before
     anything starts."""
-    from learner.checkpoint import has_checkpoint, load_checkpoint, run_config
-    from learner.run_store import RunStore, check_location
+    from learner.run.checkpoint import has_checkpoint, load_checkpoint, run_config
+    from learner.run.store import RunStore, check_location
 
     location = args.resume or args.out
     check_location(location)
@@ -78,8 +79,8 @@ def open_run(args):
 def watchers(config: Config, run):
     """watch(kept records): progress on the terminal (bars) or one line per record elsewhere, and
     TensorBoard event files beside metrics.jsonl (when TensorBoard is installed)."""
-    from learner.progress import Progress
-    from learner.tensorboard import MISSING, TensorBoardEvents
+    from learner.watch.progress import Progress
+    from learner.watch.tensorboard import MISSING, TensorBoardEvents
 
     def watch(kept: list[dict]) -> list:
         t = config.train

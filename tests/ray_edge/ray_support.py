@@ -15,7 +15,7 @@ from actors.ray_pool import RayPool  # noqa: E402
 from actors.worker import MODELS  # noqa: E402
 from learner.learner import Learner  # noqa: E402
 from rewards.units import assemble_rewards, batch_reward_units, split_samples  # noqa: E402
-from seqgan.config import load_config  # noqa: E402
+from seqgan.config_files import load_config
 from seqgan.endings import past_end  # noqa: E402
 
 SMOKE = "deploy/configs/smoke.yaml"

@@ -13,11 +13,11 @@ import torch
 ray = pytest.importorskip("ray")
 
 from actors.inline_pool import InlinePool, usable_cores  # noqa: E402
-from learner.checkpoint import ROOT, load_checkpoint  # noqa: E402
+from learner.run.checkpoint import ROOT, load_checkpoint  # noqa: E402
 from learner.driver import Trainer  # noqa: E402
 from learner.learner import Learner  # noqa: E402
 from learner.remote import ray_runtime  # noqa: E402
-from learner.run_store import RunStore  # noqa: E402
+from learner.run.store import RunStore  # noqa: E402
 from ray_support import SLOW_UNITS, config_with, init_on_loopback  # noqa: E402
 
 STORM = [*SLOW_UNITS, "rollout.sample_unit=64", "rollout.timeout_s=120", "rollout.max_retries=20",

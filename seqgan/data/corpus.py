@@ -6,7 +6,7 @@ descending count, ties broken by the token string, so a vocabulary is a pure fun
 and settings. A sentence is encoded as its token ids, one `<eos>`, then `<eos>` up to `seq_len`.
 A sentence of more than seq_len - 1 tokens is either dropped or cut to its first seq_len tokens,
 which then fill the row with no `<eos>` (a sentence that does not end within the model's window).
-The files of a corpus directory are read and written by seqgan/corpus_files.py.
+The files of a corpus directory are read and written by seqgan/data/corpus_files.py.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from seqgan.packing import atomic_write_bytes
+from seqgan.files import atomic_write_bytes
 
 JOB_ENV_VAR = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray's job supervisor for a job's entrypoint
 

@@ -17,7 +17,7 @@ import sys
 
 import torch
 
-CHILD = "from learner.bench_memory import child; child()"
+CHILD = "from learner.bench.memory import child; child()"
 
 
 def peak_bytes(config_args: dict, device: torch.device) -> int:
@@ -30,7 +30,7 @@ def peak_bytes(config_args: dict, device: torch.device) -> int:
 
 
 def _setup(config_args: dict, device: torch.device):
-    from learner.bench import paper_config, paper_models
+    from learner.bench.rollout import paper_config, paper_models
     from rewards.units import batch_reward_units
     from seqgan.sizing import resolve_units
 

@@ -1,4 +1,4 @@
-"""Corpus BLEU and Self-BLEU: the mean of the sentence scores of rewards.bleu, scored in chunks
+"""Corpus BLEU and Self-BLEU: the mean of the sentence scores of rewards.bleu.score, scored in chunks
 on a process pool when asked. The mean is summed in sentence order, so it is the same number
 whatever the number of workers."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from rewards.bleu import BleuScorer, SelfBleuScorer, Sentence
+from rewards.bleu.score import BleuScorer, SelfBleuScorer, Sentence
 
 DEFAULT_ORDERS = (2, 3, 4, 5)  # the BLEU-n the text-GAN tables report
 CHUNKS_PER_WORKER = 4  # a few chunks each, so one slow chunk does not leave the others idle
@@ -24,7 +24,7 @@ def bleu(references: Sequence[Sentence], hypotheses: Sequence[Sentence],
 
 def self_bleu(sentences: Sequence[Sentence], orders: Sequence[int] = DEFAULT_ORDERS,
               workers: int = 1) -> dict[int, float]:
-    """{n: mean over sentences of BLEU-n against the other sentences} (rewards.bleu.SELF_BLEU_VARIANT)."""
+    """{n: mean over sentences of BLEU-n against the other sentences} (rewards.bleu.score.SELF_BLEU_VARIANT)."""
     return mean_scores(SelfBleuScorer(sentences, orders), workers)
 
 

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import torch
 
-from learner.run_store import RunStore, staging_folder
-from seqgan.config import Config, load_config
+from learner.run.store import RunStore, staging_folder
+from seqgan.config import Config
+from seqgan.config_files import load_config
 from seqgan.errors import BadFileError
 from seqgan.models import Generator, build_generator
-from seqgan.packing import atomic_write_bytes, load_into, read_packed, write_packed
+from seqgan.files import atomic_write_bytes
+from seqgan.packing import load_into, read_packed, write_packed
 
 KEEP = 2  # complete checkpoints kept
 ROOT = "checkpoints"

@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from learner.bench import machine, paper_config, paper_models, seconds
+from learner.bench.rollout import machine, paper_config, paper_models, seconds
 from learner.learner import resolve_device
 from rewards.units import batch_reward_units
 from seqgan.config import Config

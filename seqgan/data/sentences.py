@@ -4,7 +4,7 @@ Every line is a sentence, a blank one included (an empty sentence), as in Texyge
 tokenizes each line of the file: an empty hypothesis scores 0, an empty reference only offers
 length 0 to the brevity penalty.
 
-Tokenizers are the corpus builder's (seqgan.corpus.tokenize): "space" (default) splits at whitespace,
+Tokenizers are the corpus builder's (seqgan.data.corpus.tokenize): "space" (default) splits at whitespace,
 for text that is already tokenized (a corpus's sentences, `seqgan sample --format text`); "word" is
 NLTK's word tokenizer per line, exactly `nltk.word_tokenize(line, preserve_line=True)`; "char" is
 one token a character.
@@ -14,13 +14,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from seqgan.corpus import TOKENIZERS, sentence_words, tokenize, word_tokenizer
-from seqgan.data import _lines, read_text
+from seqgan.data.corpus import TOKENIZERS, sentence_words, tokenize, word_tokenizer
+from seqgan.files import text_lines, read_text
 from seqgan.errors import BadFileError
 
 def read_sentences(path: str | Path, what: str, tokenize: str = "space") -> list[list[str]]:
     """The file's lines as token lists; a file with no lines is a BadFileError naming it."""
-    lines = _lines(read_text(path, what))
+    lines = text_lines(read_text(path, what))
     if not lines:
         raise BadFileError(f"{what} {str(path)!r} holds no sentences (expected one sentence a line)")
     split = tokenizer(tokenize)
@@ -30,14 +30,14 @@ def read_sentences(path: str | Path, what: str, tokenize: str = "space") -> list
 def corpus_test_sentences(folder: str | Path) -> list[list[str]]:
     """A corpus directory's held-out split as token lists: its words (`<unk>` where the word was
     not in the vocabulary), each sentence ending before its <eos>."""
-    from seqgan.corpus_files import read_corpus
+    from seqgan.data.corpus_files import read_corpus
 
     corpus = read_corpus(folder)
     return sentence_words(corpus.test, corpus.test_lengths, corpus.vocabulary)
 
 
 def tokenizer(name: str):
-    """The function line -> tokens called `name` (one of seqgan.corpus.TOKENIZERS); NLTK is loaded
+    """The function line -> tokens called `name` (one of seqgan.data.corpus.TOKENIZERS); NLTK is loaded
     here, so a missing NLTK is an error before any file is read."""
     if name not in TOKENIZERS:
         raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {name!r}")

@@ -7,10 +7,11 @@ import os
 import tempfile
 
 from actors.inline_pool import InlinePool, torch_threads, usable_cores
-from learner.bench import PAPER, machine, seconds
+from learner.bench.rollout import PAPER, machine, seconds
 from learner.driver import Trainer
 from learner.learner import Learner, resolve_device
-from seqgan.config import Config, load_config
+from seqgan.config import Config
+from seqgan.config_files import load_config
 
 # What one unit of each phase is, in the order of the table.
 UNITS = {

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from learner.run_log import METRICS
-from learner.run_log import read_records as run_records
-from learner.run_store import RunStore, is_uri
+from learner.run.log import METRICS
+from learner.run.log import read_records as run_records
+from learner.run.store import RunStore, is_uri
 
 WATCH_EXTRA = "pip install 'seqgan[watch]'"
 

@@ -7,34 +7,15 @@ from pathlib import Path
 import torch
 
 from seqgan.errors import BadFileError
-from seqgan.packing import atomic_write_bytes, read_user_file
+from seqgan.files import atomic_write_bytes, read_text, text_lines
 
 _TOKEN_ID = re.compile(r"-?[0-9]+")  # ASCII digits only
-
-
-def read_text(path: str | Path, what: str) -> str:
-    """A text file's contents (`what` says what it is). A path that is not a readable regular file,
-    or a file that is not UTF-8, is a BadFileError naming it; a leading byte-order mark is dropped."""
-    data = read_user_file(path, what)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise BadFileError(f"{what} {str(path)!r} is not UTF-8 text ({error.reason} at byte {error.start})") from None
-
-
-def _lines(text: str) -> list[str]:
-    """Lines split at \\n only (str.splitlines also splits at form feeds and U+2028, which would
-    shift line numbers and vocabulary entries); a \\r before the \\n is dropped."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
 
 
 def read_tokens(path: str | Path, vocab_size: int, seq_len: int) -> torch.Tensor:
     """Read a token-id file -> LongTensor [N, seq_len]; errors name the file, line and value."""
     rows = []
-    for number, line in enumerate(_lines(read_text(path, "token file")), start=1):
+    for number, line in enumerate(text_lines(read_text(path, "token file")), start=1):
         words = line.split()
         if words:
             rows.append(_token_ids(words, vocab_size, seq_len, f"{path}:{number}"))
@@ -71,7 +52,7 @@ def write_tokens(path: str | Path, tokens: torch.Tensor, vocabulary: list[str] |
 
 def read_vocabulary(path: str | Path, vocab_size: int) -> list[str]:
     """One word a line; line i is token i."""
-    words = _lines(read_text(path, "vocabulary"))
+    words = text_lines(read_text(path, "vocabulary"))
     if len(words) < vocab_size:
         raise BadFileError(f"vocabulary {str(path)!r} has {len(words)} words, model.vocab_size is {vocab_size}")
     return words

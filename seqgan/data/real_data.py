@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from seqgan.config import Config
-from seqgan.corpus_files import check_corpus_fits, read_corpus
-from seqgan.data import read_tokens
+from seqgan.data.corpus_files import check_corpus_fits, read_corpus
+from seqgan.data.tokens import read_tokens
 from seqgan.endings import require_padded
 from seqgan.errors import BadFileError
 from seqgan.models import Generator

@@ -9,14 +9,15 @@ import time
 
 import torch
 
-from learner.bench_floor import floor_parts
-from learner.bench_memory import peak_bytes
+from learner.bench.floor import floor_parts
+from learner.bench.memory import peak_bytes
 from learner.learner import resolve_device
 from rewards.reference import reference_unit_reward_sums
 from rewards.rollout import unit_reward_sums
 from rewards.scoring import conv_flops
 from rewards.units import RewardUnit, batch_reward_units
-from seqgan.config import Config, load_config
+from seqgan.config import Config
+from seqgan.config_files import load_config
 from seqgan.models import build_discriminator, build_generator
 from seqgan.seeding import uniforms
 from seqgan.sizing import resolve_units

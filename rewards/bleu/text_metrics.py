@@ -1,12 +1,12 @@
 """The text metrics a text run logs at each evaluation: BLEU-2..5 of G's samples against the whole
-test set, and their Self-BLEU-2..5 (rewards.bleu.SELF_BLEU_VARIANT), as the text-GAN tables report."""
+test set, and their Self-BLEU-2..5 (rewards.bleu.score.SELF_BLEU_VARIANT), as the text-GAN tables report."""
 from __future__ import annotations
 
 import torch
 
-from rewards.bleu import SELF_BLEU_VARIANT, BleuScorer, ReferenceTable, SelfBleuScorer
-from rewards.bleu_corpus import DEFAULT_ORDERS, mean_scores
-from rewards.bleu_reward import sentence_of
+from rewards.bleu.score import SELF_BLEU_VARIANT, BleuScorer, ReferenceTable, SelfBleuScorer
+from rewards.bleu.corpus import DEFAULT_ORDERS, mean_scores
+from rewards.bleu.reward import sentence_of
 
 
 class TextMetrics:

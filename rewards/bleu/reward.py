@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rewards.bleu import ReferenceTable
+from rewards.bleu.score import ReferenceTable
 from seqgan.packing import PackedWeights, pack_state, unpack_state
 
 REFERENCES = "references"  # the published model's name
@@ -54,7 +54,7 @@ def sentence_of(row: list[int], end_token: int | None) -> tuple[int, ...]:
 
 class BleuRewardScorer:
     """The rollout engine's scorer for PG-BLEU: a completion's reward is its BLEU-n against the
-    training data (rewards.bleu, NLTK's sentence BLEU with method1 smoothing)."""
+    training data (rewards.bleu.score, NLTK's sentence BLEU with method1 smoothing)."""
 
     def __init__(self, table: ReferenceTable, end_token: int | None = None):
         if len(table.orders) != 1:

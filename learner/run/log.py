@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import math
 
-from learner.checkpoint import Checkpoint
-from learner.run_store import RunStore
+from learner.run.checkpoint import Checkpoint
+from learner.run.store import RunStore
 
 METRICS = "metrics.jsonl"
 

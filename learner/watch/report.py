@@ -6,8 +6,8 @@ import statistics
 
 import yaml
 
-from learner.plotting import read_records, run_labels
-from learner.run_store import RunStore
+from learner.watch.plot import read_records, run_labels
+from learner.run.store import RunStore
 
 # (record key, column title, lower is better); a column appears when some run logged the key.
 NLL = ("nll_oracle", "NLL-oracle", True)

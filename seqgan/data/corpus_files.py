@@ -17,11 +17,12 @@ from pathlib import Path
 
 import torch
 
-from seqgan.corpus import (EOS, EOS_ID, LONG_POLICIES, SPECIALS, TOKENIZERS, UNK, Encoded, build_vocabulary,
+from seqgan.data.corpus import (EOS, EOS_ID, LONG_POLICIES, SPECIALS, TOKENIZERS, UNK, Encoded, build_vocabulary,
                            encode, first_eos_lengths, fit_length, split_held_out, tokenize_lines)
-from seqgan.data import _lines, format_tokens, read_text, read_tokens
+from seqgan.files import text_lines, read_text
+from seqgan.data.tokens import format_tokens, read_tokens
 from seqgan.errors import BadFileError
-from seqgan.packing import atomic_write_bytes
+from seqgan.files import atomic_write_bytes
 
 FORMAT, VERSION = "seqgan-corpus", 1
 SPLITS = ("train", "test")
@@ -99,7 +100,7 @@ def require_known_words(sentences: list[list[str]], lines: list[tuple[str, int]]
 
 
 def _text_lines(path: str) -> list[str]:
-    lines = _lines(read_text(path, "text file"))
+    lines = text_lines(read_text(path, "text file"))
     if not any(line.strip() for line in lines):
         raise BadFileError(f"text file {str(path)!r} holds no text")
     return lines
@@ -162,7 +163,7 @@ def _is_int(value) -> bool:
 
 def read_corpus_vocabulary(path: Path, vocab_size: int) -> list[str]:
     """vocab.txt: exactly vocab_size distinct, non-empty tokens, <eos> and <unk> first."""
-    tokens = _lines(read_text(path, "vocabulary"))
+    tokens = text_lines(read_text(path, "vocabulary"))
     if len(tokens) != vocab_size:
         raise BadFileError(f"vocabulary {str(path)!r} has {len(tokens)} tokens, corpus.json says vocab_size "
                            f"{vocab_size}")
@@ -179,7 +180,7 @@ def read_corpus_vocabulary(path: Path, vocab_size: int) -> list[str]:
 
 
 def _read_lengths(path: Path, count: int, seq_len: int) -> torch.Tensor:
-    lines = _lines(read_text(path, "lengths file"))
+    lines = text_lines(read_text(path, "lengths file"))
     if len(lines) != count:
         raise BadFileError(f"lengths file {str(path)!r} has {len(lines)} lines, its token file {count} sequences")
     lengths = []
