@@ -1,23 +1,14 @@
 """0 workers: the same worker code, run in this process (tests, debugging)."""
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 
 import torch
 
-from actors.worker import RolloutWorker, UnitResult
+from actors.worker import RewardMethod, RolloutWorker, UnitResult
 from rewards.units import RewardUnit, SampleUnit
 from seqgan.config import Config
 from seqgan.packing import PackedWeights
-
-
-def usable_cores() -> int:
-    """The cores this process may run on: `taskset` and container CPU sets narrow it below
-    os.cpu_count(), and a thread per unusable core only adds contention."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 @contextmanager
@@ -33,13 +24,13 @@ def torch_threads(count: int):
 
 
 class InlinePool:
-    def __init__(self, config: Config, device: str = "cpu"):
-        self.worker = RolloutWorker(config, device)
+    def __init__(self, config: Config, method: RewardMethod, device: str = "cpu"):
+        self.worker = RolloutWorker(config, method, device)
         self.threads = config.rollout.torch_threads
         self.device_kind = self.worker.device.type  # sizes the work units (seqgan/sizing.py)
 
-    def publish(self, name: str, version: int, packed: PackedWeights) -> None:
-        self.worker.set_weights(packed)
+    def publish(self, name: str, version: int, payload: PackedWeights) -> None:
+        self.worker.set_weights(payload)
 
     def run(self, units: list[RewardUnit | SampleUnit], samples: torch.Tensor | None = None) -> list[UnitResult]:
         with torch_threads(self.threads):

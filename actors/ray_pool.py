@@ -17,25 +17,26 @@ import ray
 import torch
 from ray.exceptions import ObjectLostError, RayActorError, RayTaskError
 
-from actors.worker import RolloutWorker, UnitResult, WeightsLost, models_used
+from actors.sync import WeightsLost
+from actors.worker import RewardMethod, RolloutWorker, UnitResult
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import Config
 from seqgan.packing import PackedWeights
 
 
 class RolloutActor:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, method: RewardMethod):
         reuse_freed_memory()
         r = config.rollout
         device = "cuda" if r.num_gpus > 0 and torch.cuda.is_available() else "cpu"
         if device == "cpu":
             torch.set_num_threads(r.torch_threads)  # K actors must not oversubscribe the cores
-        self.worker = RolloutWorker(config, device)
+        self.worker = RolloutWorker(config, method, device)
 
     def run(self, unit, samples, weights: dict) -> UnitResult:
         """weights: {name: (version, [ref])}; the list keeps Ray from fetching refs: only the models
         this unit uses are fetched, and only when newer than those held."""
-        before = {name: self.worker.versions[name] for name in models_used(unit, self.worker.method)}
+        before = {name: self.worker.versions[name] for name in self.worker.method.models_used(unit)}
         for name in before:
             version, (ref,) = weights[name]
             if version > self.worker.versions[name]:
@@ -55,13 +56,13 @@ class RolloutActor:
 
 
 class RayPool:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, method: RewardMethod):
         r = config.rollout
         self.config = config
         self.device_kind = "cuda" if r.num_gpus > 0 else "cpu"  # as RolloutActor picks; sizes the work units
         actor_class = ray.remote(RolloutActor).options(
             num_cpus=r.num_cpus, num_gpus=r.num_gpus, max_restarts=-1, max_task_retries=0)
-        self.actors = [actor_class.remote(config) for _ in range(r.num_workers)]
+        self.actors = [actor_class.remote(config, method) for _ in range(r.num_workers)]
         self.weights: dict[str, tuple[int, list]] = {}  # the current version of each model
         self.published: dict[str, list[int]] = {}  # every published version of each model, ascending
         self.units_rerun = 0  # units re-run because their actor died, whole run

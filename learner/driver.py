@@ -1,7 +1,7 @@
 """The training driver: Algorithm 1 of the SeqGAN paper, timing each phase.
 
-The learner and the pool may be local objects or Ray handles behind the same interface (see
-learner/remote.py); this loop is the same either way. A run is a sequence of steps (MLE epochs,
+The learner and the pool may be local objects or Ray handles behind the same interfaces
+(learner/role.py, actors/pool.py); this loop is the same either way. A run is a sequence of steps (MLE epochs,
 D pre-training rounds, adversarial iterations); each ends with one metrics record, and every
 `train.checkpoint_every` steps of a phase (and at its end, and on a stop request) with a checkpoint
 from which `--resume` continues exactly.
@@ -18,30 +18,33 @@ from pathlib import Path
 
 import torch
 
-from actors.worker import WeightsLost, worker_models
+from actors.sync import DISCRIMINATOR, GENERATOR, ROLLOUT, WeightsLost, check_versions
+from actors.pool import Pool
+from learner.methods import method_for
+from learner.role import LearnerRole
 from learner.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from learner.run.log import RunLog, records_at
 from learner.run.store import RunStore
 from learner.stopping import LearnerLost, RunFailed, StopFlag, StopRequested
 from rewards.bleu.text_metrics import TextMetrics
 from rewards.units import assemble_rewards, batch_reward_units, split_samples
-from seqgan.config import DISCRIMINATOR_METHODS, POLICY_GRADIENT_METHODS, Config, disc_pretrain_rounds
+from seqgan.config import Config
 from seqgan.config_files import dump_config
 from seqgan.endings import kept_mean, past_end
 from seqgan.metrics import finite_or_none, nll_per_token
 from seqgan.data.real_data import real_data
-from seqgan.scheduled_sampling import keep_probability
 
 WRITTEN = ("config.yaml", "metrics.jsonl", "checkpoints", "summary.json")
 
 
 class Trainer:
-    def __init__(self, config: Config, run: RunStore | str | Path, learner, pool, resume: Checkpoint | None = None,
-                 watch=None, stop: StopFlag | None = None):
+    def __init__(self, config: Config, run: RunStore | str | Path, learner: LearnerRole, pool: Pool,
+                 resume: Checkpoint | None = None, watch=None, stop: StopFlag | None = None):
         """run: the run directory (a path, a URI or its store); watch(kept records) -> watchers that see
         every record (progress, TensorBoard)."""
         run = run if isinstance(run, RunStore) else RunStore(run)
         self.config, self.run, self.learner, self.pool = config, run, learner, pool
+        self.method = method_for(config)  # what an adversarial iteration does (train.method)
         self.stop = stop or StopFlag()
         if resume is None and any(run.exists(name) for name in WRITTEN):
             raise FileExistsError(f"run directory {str(run)!r} already holds a run; give a new --out so nothing "
@@ -94,25 +97,18 @@ class Trainer:
         if missing:
             self.broadcast(*missing)
 
-    def _check_versions(self, results) -> None:
-        for result in results:
-            for name, version in result.versions.items():
-                if version != self.published[name]:
-                    raise RuntimeError(f"unit {result.unit_index} used {name} v{version}, "
-                                       f"expected the published v{self.published[name]}")
-
     def generate(self, count: int, phase: str, *keys: int) -> torch.Tensor:
         """`count` fresh sequences from G, in sampling units seeded by (seed, phase, keys, unit)."""
         units = split_samples(count, self.config.rollout.sample_unit, self.config.train.seed, phase, *keys)
         results = self.pool.run(units)
-        self._check_versions(results)
+        check_versions(results, self.published)
         return torch.cat([r.value for r in results])
 
     def rewards(self, samples: torch.Tensor, step: int) -> torch.Tensor:
         """Q [B, T]: Monte Carlo rewards of the rollout policy's completions under D (pg_bleu: their BLEU)."""
         units = batch_reward_units(self.config, self.pool.device_kind, len(samples), step)
         results = self.pool.run(units, samples)
-        self._check_versions(results)
+        check_versions(results, self.published)
         return assemble_rewards(units, [x.value for x in results], self.learner.final_rewards(samples),
                                 samples.shape[1], self.config.rollout.num_rollouts,
                                 past_end(samples, self.config.model.end_token))
@@ -173,7 +169,7 @@ class Trainer:
                 loss = self.learner.mle_epoch(epoch)
             evals = {}
             if (epoch + 1) % t.eval_every == 0 or epoch == t.mle_epochs - 1:
-                self.broadcast("generator")
+                self.broadcast(GENERATOR)
                 evals = self.evaluate()
             self.end_step("mle", epoch, t.mle_epochs, {"g_loss": loss, **evals})
 
@@ -184,9 +180,9 @@ class Trainer:
             return self.learner.train_discriminator(negatives, round_key)
 
     def pretrain_discriminator(self, first: int) -> None:
-        rounds = disc_pretrain_rounds(self.config.train)
+        rounds = self.method.pretrain_rounds()
         if first < rounds:
-            self.broadcast_unpublished("generator")  # MLE's last epoch already sent the current G
+            self.broadcast_unpublished(GENERATOR)  # MLE's last epoch already sent the current G
         for round_index in range(first, rounds):
             stats = self.train_discriminator(round_index)
             if round_index == rounds - 1:
@@ -195,7 +191,8 @@ class Trainer:
             self.end_step("disc", round_index, rounds, stats)
 
     def adversarial_iteration(self, iteration: int) -> dict:
-        """G, the rollout policy and D are current on the workers when this starts."""
+        """SeqGAN's iteration (PG-BLEU's too, without D). G, the rollout policy and what rewards are
+        computed with are current on the workers when this starts."""
         t, stats = self.config.train, {}
         for g_step in range(t.g_steps):
             step = iteration * t.g_steps + g_step
@@ -206,37 +203,26 @@ class Trainer:
             with self.timed("pg"):
                 stats["g_loss"] = self.learner.pg_step(samples, rewards, step)  # policy gradient on G
             stats["mean_reward"] = kept_mean(rewards, past_end(samples, self.config.model.end_token)).item()
-            self.broadcast("generator")
+            self.broadcast(GENERATOR)
         self.learner.update_rollout_policy()  # the rollout policy follows G
-        self.broadcast("rollout")
-        d_steps = t.d_steps if t.method in DISCRIMINATOR_METHODS else 0  # pg_bleu: no D
-        for d_step in range(d_steps):  # D on fresh negatives, k epochs each
-            stats.update(self.train_discriminator(t.disc_pretrain_rounds + iteration * t.d_steps + d_step))
-        if d_steps:
-            self.broadcast("discriminator")  # D is re-sent only after a discriminator phase
+        self.broadcast(ROLLOUT)
+        if self.method.uses_discriminator:
+            for d_step in range(t.d_steps):  # D on fresh negatives, k epochs each
+                stats.update(self.train_discriminator(t.disc_pretrain_rounds + iteration * t.d_steps + d_step))
+            if t.d_steps:
+                self.broadcast(DISCRIMINATOR)  # D is re-sent only after a discriminator phase
         return stats
 
-    def baseline_iteration(self, iteration: int) -> dict:
-        """A baseline's iteration on the same schedule: one more MLE epoch (train.method mle) or one
-        epoch of scheduled sampling with the real-input probability decaying linearly (ss)."""
-        t = self.config.train
-        keep = keep_probability(iteration, t.adv_iterations, t.ss_final_keep) if t.method == "ss" else 1.0
-        with self.timed("mle"):
-            loss = self.learner.mle_epoch(t.mle_epochs + iteration, keep)  # epochs past pre-training's
-        self.broadcast("generator")
-        return {"g_loss": loss, **({"ss_keep": round(keep, 6)} if t.method == "ss" else {})}
-
     def adversarial(self, first: int) -> None:
+        """The adversarial phase: each iteration as the run's method does it (SeqGAN: the one above)."""
         t = self.config.train
-        with_disc, with_pg = t.method in DISCRIMINATOR_METHODS, t.method in POLICY_GRADIENT_METHODS
-        iterate = self.adversarial_iteration if with_pg else self.baseline_iteration
-        if first < t.adv_iterations and with_pg:  # pg_bleu: the references instead of D
-            self.broadcast_unpublished(*worker_models(t.method))  # timed in this first record
+        if first < t.adv_iterations and self.method.reward_models:  # pg_bleu: the references instead of D
+            self.broadcast_unpublished(*self.method.worker_models)  # timed in this first record
         self.pool.stats()  # pool statistics start with the adversarial phase
         for iteration in range(first, t.adv_iterations):
-            stats = iterate(iteration)
+            stats = self.method.iteration(self, iteration)
             if (iteration + 1) % t.eval_every == 0 or iteration == t.adv_iterations - 1:
-                stats.update(self.evaluate(disc=with_disc))
+                stats.update(self.evaluate(disc=self.method.uses_discriminator))
             stats.update(self.pool.stats())
             self.end_step("adv", iteration, t.adv_iterations, stats)
 
@@ -244,7 +230,7 @@ class Trainer:
         t, done = self.config.train, self.steps_done
         self.pretrain_generator(first=done)
         self.pretrain_discriminator(first=max(0, done - t.mle_epochs))
-        self.adversarial(first=max(0, done - t.mle_epochs - disc_pretrain_rounds(t)))
+        self.adversarial(first=max(0, done - t.mle_epochs - self.method.pretrain_rounds()))
 
     def restore(self, lost: Exception) -> None:
         """A new learner from the latest checkpoint; the steps after it are redone (and their records,

@@ -9,8 +9,9 @@ import os
 import torch
 import torch.nn.functional as F
 
+from actors.sync import DISCRIMINATOR, GENERATOR, MODELS, REFERENCES, ROLLOUT, Versions, pack_references
 from learner.finite import nonfinite, read, require_finite, require_rewards
-from rewards.bleu.reward import REFERENCES, BleuRewardScorer, ReferenceTokens
+from learner.methods import method_for
 from seqgan.config import Config
 from seqgan.data.tokens import batches
 from seqgan.endings import past_end
@@ -19,6 +20,14 @@ from seqgan.models import build_discriminator, build_generator
 from seqgan.packing import PackedWeights, load_into, pack_state
 from seqgan.scheduled_sampling import scheduled_sampling_logits
 from seqgan.seeding import derive_seed, uniforms
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: `taskset` and container CPU sets narrow it below
+    os.cpu_count(), and a thread per unusable core only adds contention."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def resolve_device(name: str, key: str = "learner.device") -> torch.device:
@@ -77,6 +86,7 @@ def mle_loss(logits: torch.Tensor, tokens: torch.Tensor, ended: torch.Tensor | N
 class Learner:
     def __init__(self, config: Config):
         self.config = config
+        self.method = method_for(config)
         self.device = resolve_device(config.learner.device)
         if config.learner.deterministic:  # cuBLAS reads it when it makes its handle: before any GPU matmul
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -96,10 +106,7 @@ class Learner:
             "pg": torch.optim.Adam(self.generator.parameters(), lr=lr, fused=True),
             "disc": torch.optim.Adam(self.discriminator.parameters(), lr=config.discriminator.lr, fused=True),
         }
-        self.versions = {"generator": 0, "rollout": 0, "discriminator": 0}
-        # pg_bleu's published training data: not a checkpointed model, so outside `versions`
-        self.references_version = 0
-        self.bleu_scorer = None  # pg_bleu: the learner's own table, for the last token's reward
+        self.versions = Versions()
         self.last_update: tuple[str, int | None] = ("init", None)  # (phase, step): named if weights go bad
         self.train_data = self.test_data = None
         self.disc_train_forward = self._disc_train_forward(config)
@@ -115,13 +122,16 @@ class Learner:
                              f"{config.learner.device!r} resolved to {self.device.type!r}")
         return torch.compile(self.discriminator, mode="reduce-overhead", dynamic=False)
 
+    def restart(self) -> None:
+        """A fresh learner in place of this one: the driver then restores it from a checkpoint."""
+        self.__init__(self.config)
+
     def load_real_data(self, train: torch.Tensor, test: torch.Tensor) -> None:
         """The real sequences [N, T] / [M, T], sent once (not with every MLE epoch or D round)."""
         self.train_data, self.test_data = train, test
-        self.bleu_scorer = None  # counted again, from these, when first needed
 
     def models(self) -> dict[str, torch.nn.Module]:
-        return {"generator": self.generator, "rollout": self.rollout, "discriminator": self.discriminator}
+        return dict(zip(MODELS, (self.generator, self.rollout, self.discriminator)))
 
     # -- weights --------------------------------------------------------------------------
     def pack(self, name: str) -> PackedWeights:
@@ -129,25 +139,18 @@ class Learner:
         state = self.models()[name].state_dict()
         [bad] = read(nonfinite(state.values()))  # the copy to the host below waits for the device anyway
         require_finite(*self.last_update, counts={f"{name} weights": bad})
-        return pack_state(state, name, self.versions[name])
+        return pack_state(state, name, self.versions.of(name))
 
     def publish(self, name: str) -> tuple[int, PackedWeights]:
+        """The current version of `name` and its payload (actors/sync.py)."""
+        version = self.versions.of(name)
         if name == REFERENCES:  # the training data, for pg_bleu's rewards on the workers
-            return self.references_version, ReferenceTokens(self.train_data).pack(self.references_version)
-        return self.versions[name], self.pack(name)
+            return version, pack_references(self.train_data, version)
+        return version, self.pack(name)
 
     def continue_versions(self, published: dict[str, int]) -> None:
-        """Number the next versions past `published`: a learner restored from a checkpoint would
-        otherwise publish versions its workers already hold (and ignore as stale)."""
-        for name, version in published.items():
-            if name == REFERENCES:
-                self.references_version = max(self.references_version, version + 1)
-            else:
-                self.versions[name] = max(self.versions[name], version + 1)
-
-    def _bump(self, *names: str) -> None:
-        for name in names:
-            self.versions[name] += 1
+        """Number the next versions past those the workers hold (after a restore)."""
+        self.versions.continue_past(published)
 
     # -- G ------------------------------------------------------------------------------
     def _generator_step(self, loss: torch.Tensor, optimizer: str) -> torch.Tensor:
@@ -186,7 +189,7 @@ class Learner:
             count += 1
         total_value = self._require_finite_generator("mle", epoch, total, norms)
         self.rollout.load_state_dict(self.generator.state_dict())
-        self._bump("generator", "rollout")
+        self.versions.bump(GENERATOR, ROLLOUT)
         return total_value / max(count, 1)
 
     def _input_logits(self, batch: torch.Tensor, keep: float, epoch: int, index: int) -> torch.Tensor:
@@ -208,7 +211,7 @@ class Learner:
         loss = policy_gradient_loss(log_probs, rewards.to(self.device), ended)
         norm = self._generator_step(loss, "pg")
         loss_value = self._require_finite_generator("pg", step, loss.detach(), norm)
-        self._bump("generator")
+        self.versions.bump(GENERATOR)
         return loss_value
 
     def update_rollout_policy(self) -> None:
@@ -221,7 +224,7 @@ class Learner:
                     mine.copy_(theirs)
                 else:
                     mine.mul_(rate).add_(theirs, alpha=1.0 - rate)
-        self._bump("rollout")
+        self.versions.bump(ROLLOUT)
 
     # -- D ------------------------------------------------------------------------------
     @updates_in_fixed_order
@@ -263,7 +266,7 @@ class Learner:
                                                         nonfinite(self.discriminator.parameters()))
         require_finite("disc", key, {"d_loss": loss_sum / seen},
                        {"D's scores": bad_scores, "discriminator weights": bad_weights})
-        self._bump("discriminator")
+        self.versions.bump(DISCRIMINATOR)
         return {"d_loss": loss_sum / seen, "d_acc": right / seen}
 
     @torch.no_grad()
@@ -273,15 +276,8 @@ class Learner:
         return self.discriminator.real_prob(tokens.to(self.device)).cpu()
 
     def final_rewards(self, samples: torch.Tensor) -> torch.Tensor:
-        """The reward of the last token [B] of samples [B, T]: D(Y), or for pg_bleu BLEU(Y) against
-        the training data."""
-        if self.config.train.method != "pg_bleu":
-            return self.real_prob(samples)
-        if self.bleu_scorer is None:
-            end = self.config.model.end_token
-            table = ReferenceTokens(self.train_data).table(self.config.train.pg_bleu_order, end)
-            self.bleu_scorer = BleuRewardScorer(table, end)
-        return self.bleu_scorer.score_sequences(samples.cpu())
+        """The reward of the last token [B] of samples [B, T], as the run's method defines it."""
+        return self.method.final_rewards(self, samples)
 
     @torch.no_grad()
     def disc_heldout(self, negatives: torch.Tensor) -> dict:
@@ -317,4 +313,4 @@ class Learner:
         torch.set_rng_state(state["rng"]["torch"])
         if self.device.type == "cuda" and "cuda" in state["rng"]:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-        self.versions = dict(state["versions"])
+        self.versions.update(state["versions"])

@@ -11,9 +11,9 @@ import ray
 import torch
 from ray.exceptions import RayActorError, RayTaskError
 
-from actors.inline_pool import usable_cores
 from actors.ray_pool import RayPool
-from learner.learner import Learner
+from learner.learner import Learner, usable_cores
+from learner.methods import method_for
 from learner.reaper import start_reaper
 from learner.stopping import LearnerLost
 from seqgan.allocator import reuse_freed_memory
@@ -29,9 +29,10 @@ class LearnerActor(Learner):
 
 
 class RemoteLearner:
-    """Calls the learner actor synchronously; `publish` returns the packed weights as an object
-    ref, so the driver never downloads them. A call whose actor died raises LearnerLost; `restart`
-    starts a fresh actor (the driver then restores it from the latest checkpoint)."""
+    """Calls the learner actor synchronously, for the methods of learner.role.LearnerRole only;
+    `publish` returns the packed weights as an object ref, so the driver never downloads them. A
+    call whose actor died raises LearnerLost; `restart` starts a fresh actor (the driver then
+    restores it from the latest checkpoint)."""
 
     def __init__(self, config: Config):
         self.config = config
@@ -66,9 +67,42 @@ class RemoteLearner:
         version_ref, packed_ref = self.handle.publish.options(num_returns=2).remote(name)
         return self._get(version_ref), packed_ref
 
-    def __getattr__(self, method: str):
-        remote_method = getattr(self.handle, method)
-        return lambda *args: self._get(remote_method.remote(*args))
+    def _call(self, method: str, *args):
+        return self._get(getattr(self.handle, method).remote(*args))
+
+    # -- the rest of learner.role.LearnerRole, forwarded ----------------------------------------
+    def load_real_data(self, train: torch.Tensor, test: torch.Tensor) -> None:
+        self._call("load_real_data", train, test)
+
+    def continue_versions(self, published: dict[str, int]) -> None:
+        self._call("continue_versions", published)
+
+    def mle_epoch(self, epoch: int, keep: float = 1.0) -> float:
+        return self._call("mle_epoch", epoch, keep)
+
+    def pg_step(self, samples: torch.Tensor, rewards: torch.Tensor, step: int | None = None) -> float:
+        return self._call("pg_step", samples, rewards, step)
+
+    def update_rollout_policy(self) -> None:
+        self._call("update_rollout_policy")
+
+    def train_discriminator(self, negatives: torch.Tensor, key: int) -> dict:
+        return self._call("train_discriminator", negatives, key)
+
+    def final_rewards(self, samples: torch.Tensor) -> torch.Tensor:
+        return self._call("final_rewards", samples)
+
+    def disc_heldout(self, negatives: torch.Tensor) -> dict:
+        return self._call("disc_heldout", negatives)
+
+    def nll_test(self) -> float:
+        return self._call("nll_test")
+
+    def state(self) -> dict:
+        return self._call("state")
+
+    def load_state(self, state: dict) -> None:
+        self._call("load_state", state)
 
 
 def connect(config: Config, address: str | None) -> bool:
@@ -134,4 +168,4 @@ def ray_runtime(config: Config, local: bool) -> tuple[RemoteLearner, RayPool]:
     """The learner actor and the rollout pool; `local`: on a cluster this process started."""
     if local:
         check_local_fit(config)
-    return RemoteLearner(config), RayPool(config)
+    return RemoteLearner(config), RayPool(config, method_for(config))

@@ -139,14 +139,7 @@ class Config:
     ray: RayConfig = field(default_factory=RayConfig)
 
 
-METHODS = ("seqgan", "mle", "ss", "pg_bleu")  # train.method
-DISCRIMINATOR_METHODS = ("seqgan",)  # the methods that train and use D
-POLICY_GRADIENT_METHODS = ("seqgan", "pg_bleu")  # the methods whose iterations are policy-gradient steps
-
-
-def disc_pretrain_rounds(t: TrainConfig) -> int:
-    """D pre-training rounds the run makes: none for the baselines that never use D."""
-    return t.disc_pretrain_rounds if t.method in DISCRIMINATOR_METHODS else 0
+METHODS = ("seqgan", "mle", "ss", "pg_bleu")  # train.method: each is a module of learner/methods/
 
 
 SIZE_KEYS = ("chunk_tokens", "unit_samples", "unit_prefixes", "unit_rollouts")

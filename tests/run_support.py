@@ -64,14 +64,15 @@ def kill_group(process: subprocess.Popen, signum: int = signal.SIGKILL) -> None:
 def recording_pool(config):
     """An inline pool that also lists every (model, version) it is handed to publish."""
     from actors.inline_pool import InlinePool
+    from learner.methods import method_for
 
     class RecordingPool(InlinePool):
         def __init__(self, config):
-            super().__init__(config)
+            super().__init__(config, method_for(config))
             self.published = []
 
-        def publish(self, name, version, packed):
+        def publish(self, name, version, payload):
             self.published.append((name, version))
-            super().publish(name, version, packed)
+            super().publish(name, version, payload)
 
     return RecordingPool(config)

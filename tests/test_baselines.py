@@ -4,10 +4,11 @@ import json
 import pytest
 import torch
 
+from learner.methods import method_for
 from actors.inline_pool import InlinePool
 from learner.driver import Trainer
 from learner.learner import Learner
-from seqgan.config import ConfigError, disc_pretrain_rounds
+from seqgan.config import ConfigError
 from seqgan.config_files import load_config
 from seqgan.scheduled_sampling import keep_probability, scheduled_sampling_logits
 
@@ -61,8 +62,8 @@ def test_method_and_final_keep_are_checked():
 @pytest.mark.parametrize("method", ["mle", "ss"])
 def test_a_baseline_skips_d_and_trains_on_the_adversarial_schedule(method, tmp_path):
     config = load_config("deploy/configs/smoke.yaml", [*BASELINE, f"train.method={method}"])
-    assert disc_pretrain_rounds(config.train) == 0
-    summary = Trainer(config, tmp_path / method, Learner(config), InlinePool(config)).train()
+    assert method_for(config).pretrain_rounds() == 0
+    summary = Trainer(config, tmp_path / method, Learner(config), InlinePool(config, method_for(config))).train()
     log = records(tmp_path / method)
     assert [(r["phase"], r["step"]) for r in log] == [("mle", 0), ("mle", 1), ("adv", 0), ("adv", 1), ("adv", 2)]
     adversarial = [r for r in log if r["phase"] == "adv"]
@@ -77,10 +78,10 @@ def test_a_baseline_skips_d_and_trains_on_the_adversarial_schedule(method, tmp_p
 def test_mle_baseline_continues_mle_as_more_epochs_would(tmp_path):
     """mle with k adversarial iterations trains G exactly as k more pre-training epochs do."""
     base = load_config("deploy/configs/smoke.yaml", [*BASELINE, "train.method=mle"])
-    Trainer(base, tmp_path / "mle", Learner(base), InlinePool(base)).train()
+    Trainer(base, tmp_path / "mle", Learner(base), InlinePool(base, method_for(base))).train()
     longer = load_config("deploy/configs/smoke.yaml", [*BASELINE, "train.mle_epochs=5", "train.adv_iterations=0",
                                                         "train.disc_pretrain_rounds=0"])
-    Trainer(longer, tmp_path / "long", Learner(longer), InlinePool(longer)).train()
+    Trainer(longer, tmp_path / "long", Learner(longer), InlinePool(longer, method_for(longer))).train()
     losses = [r["g_loss"] for r in records(tmp_path / "mle")]
     assert losses == [r["g_loss"] for r in records(tmp_path / "long")]
 
@@ -92,7 +93,7 @@ def test_report_has_a_row_per_run_with_its_method_and_scores(tmp_path, capsys):
     runs = []
     for method in ("mle", "ss"):
         config = load_config("deploy/configs/smoke.yaml", [*BASELINE, f"train.method={method}"])
-        Trainer(config, tmp_path / method, Learner(config), InlinePool(config)).train()
+        Trainer(config, tmp_path / method, Learner(config), InlinePool(config, method_for(config))).train()
         runs.append(tmp_path / method)
     assert main(["report", *map(str, runs), "--places", "4"]) == 0
     table = capsys.readouterr().out.strip().splitlines()
@@ -117,7 +118,7 @@ def test_report_by_method_gives_each_methods_mean_and_spread_over_its_seeds(tmp_
     runs = []
     for method, seed in (("mle", 1), ("ss", 1), ("mle", 2)):
         config = load_config("deploy/configs/smoke.yaml", [*BASELINE, f"train.method={method}", f"train.seed={seed}"])
-        Trainer(config, tmp_path / f"{method}{seed}", Learner(config), InlinePool(config)).train()
+        Trainer(config, tmp_path / f"{method}{seed}", Learner(config), InlinePool(config, method_for(config))).train()
         runs.append(tmp_path / f"{method}{seed}")
     assert main(["report", *map(str, runs), "--places", "5", "--by-method"]) == 0
     tables = capsys.readouterr().out.strip().split("\n\n")

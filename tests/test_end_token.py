@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from learner.methods import method_for
 from actors.worker import RolloutWorker
 from learner.driver import real_data
 from learner.learner import Learner, mle_loss, policy_gradient_loss
@@ -87,8 +88,8 @@ def test_sampling_pads_after_the_end_token_and_consumes_the_same_draws(tiny_mode
 @pytest.mark.unit
 def test_workers_build_models_with_the_end_token_and_sample_padded(smoke_config):
     smoke_config.model.end_token = END
-    worker = RolloutWorker(smoke_config)
-    assert all(worker.models[n].end_token == END for n in ("generator", "rollout"))
+    worker = RolloutWorker(smoke_config, method_for(smoke_config))
+    assert all(worker.held.models[n].end_token == END for n in ("generator", "rollout"))
     learner = Learner(smoke_config)
     with torch.no_grad():
         learner.generator.out.bias[END] += 3.0  # ends early often (V=60)

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from learner.methods import method_for
 from learner.learner import Learner, policy_gradient_loss
 from seqgan.seeding import uniforms
 
@@ -81,7 +82,7 @@ def test_training_from_token_files_has_no_oracle_metrics(tmp_path, smoke_config)
     c = smoke_config
     c.data.train_file, c.data.test_file = str(tmp_path / "train.txt"), str(tmp_path / "test.txt")
     c.train.mle_epochs, c.train.disc_pretrain_rounds, c.train.adv_iterations = 1, 1, 1
-    summary = Trainer(c, tmp_path / "run", Learner(c), InlinePool(c)).train()
+    summary = Trainer(c, tmp_path / "run", Learner(c), InlinePool(c, method_for(c))).train()
     assert summary["best_nll_oracle"] is None and summary["mle_nll_oracle"] is None
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all("nll_oracle" not in r for r in records) and "nll_test" in records[-1]

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from learner.methods import method_for
 from actors.inline_pool import InlinePool
 from learner.driver import Trainer
 from learner.learner import Learner
@@ -16,7 +17,7 @@ SHORTER = ["rollout.num_workers=0", "train.adv_iterations=10", "train.seed=0", "
 def test_adversarial_phase_beats_the_mle_checkpoint(tmp_path):
     torch.set_num_threads(2)
     config = load_config(CPU_PRESET, SHORTER)
-    summary = Trainer(config, tmp_path, Learner(config), InlinePool(config)).train()
+    summary = Trainer(config, tmp_path, Learner(config), InlinePool(config, method_for(config))).train()
     # NLL-oracle is a mean over 40,000 tokens: its sampling noise is ~0.01 nats. Seeds 0-2 gained
     # 0.09-0.14 nats after 10 iterations, seed 0 0.14 since the embedding copy (docs/benchmarks.md).
     assert summary["final_nll_oracle"] < summary["mle_nll_oracle"] - 0.05, summary

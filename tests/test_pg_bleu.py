@@ -6,17 +6,20 @@ import math
 import pytest
 import torch
 
+from learner.methods import method_for
 from actors.inline_pool import InlinePool
-from actors.worker import RolloutWorker, models_used
+from actors.sync import REFERENCES, ReferenceTokens, pack_references
+from actors.worker import RolloutWorker
 from learner.driver import Trainer
 from learner.learner import Learner
 from learner.stopping import LearnerLost
 from rewards.bleu.score import BleuScorer
-from rewards.bleu.reward import REFERENCES, BleuRewardScorer, ReferenceTokens
+from learner.methods import pg_bleu as pg_bleu_method
+from rewards.bleu.reward import BleuRewardScorer, reference_table
 from rewards.reference import reference_unit_reward_sums
 from rewards.rollout import unit_reward_sums
 from rewards.units import RewardUnit, SampleUnit
-from seqgan.config import ConfigError, disc_pretrain_rounds
+from seqgan.config import ConfigError
 from seqgan.config_files import load_config
 from seqgan.seeding import uniforms
 from seqgan.sizing import ResolvedUnits
@@ -33,7 +36,7 @@ def records(run) -> list[dict]:
 
 
 def bleu_scorer(references: torch.Tensor, order: int) -> BleuRewardScorer:
-    return BleuRewardScorer(ReferenceTokens(references).table(order))
+    return BleuRewardScorer(reference_table(references, order))
 
 
 # -- the reward of one sequence ------------------------------------------------------------------
@@ -108,19 +111,22 @@ def test_engine_with_the_bleu_scorer_equals_a_direct_loop(tiny_models):
 def test_a_pg_bleu_worker_holds_the_references_and_counts_them_once_per_version(smoke_config, monkeypatch):
     config = load_config("deploy/configs/smoke.yaml", ["rollout.num_workers=0", "train.method=pg_bleu"])
     unit, sample = RewardUnit(0, 0, 2, 1, 3, 0, 2, 0, 0), SampleUnit(0, 2, 0)
-    assert models_used(unit, "pg_bleu") == ("rollout", REFERENCES)
-    assert models_used(unit, "seqgan") == ("rollout", "discriminator")
-    assert models_used(sample, "pg_bleu") == ("generator",)
-    worker = RolloutWorker(config)
+    method = method_for(config)
+    assert method.models_used(unit) == ("rollout", REFERENCES)
+    assert method_for(smoke_config).models_used(unit) == ("rollout", "discriminator")
+    assert method.models_used(sample) == ("generator",)
+    worker = RolloutWorker(config, method)
     assert worker.versions == {"generator": -1, "rollout": -1, REFERENCES: -1}
     counted = []
-    table = ReferenceTokens.table
-    monkeypatch.setattr(ReferenceTokens, "table", lambda self, n, end=None: counted.append(n) or table(self, n, end))
+    monkeypatch.setattr(pg_bleu_method, "reference_table",
+                        lambda tokens, n, end=None: counted.append(n) or reference_table(tokens, n, end))
     tokens = torch.randint(0, 60, (40, 10))
-    assert worker.set_weights(ReferenceTokens(tokens).pack(0)) is True
-    assert worker.set_weights(ReferenceTokens(tokens).pack(0)) is False  # the same version: kept
+    assert worker.set_weights(pack_references(tokens, 0)) is True
+    assert worker.set_weights(pack_references(tokens, 0)) is False  # the same version: kept
+    method.reward_scorer(worker.held), method.reward_scorer(worker.held)
     assert counted == [config.train.pg_bleu_order]
-    assert worker.set_weights(ReferenceTokens(tokens[:20]).pack(1)) is True
+    assert worker.set_weights(pack_references(tokens[:20], 1)) is True
+    method.reward_scorer(worker.held)
     assert counted == [4, 4] and worker.versions[REFERENCES] == 1
     with pytest.raises(RuntimeError, match="no weights for"):
         worker.run(unit, tokens[:2])  # no rollout policy yet
@@ -135,7 +141,7 @@ def test_pg_bleu_order_is_checked():
 # -- the whole run -------------------------------------------------------------------------------
 def test_pg_bleu_trains_g_by_policy_gradient_on_bleu_without_d(tmp_path):
     config = load_config("deploy/configs/smoke.yaml", PG_BLEU)
-    assert disc_pretrain_rounds(config.train) == 0
+    assert method_for(config).pretrain_rounds() == 0
     pool = recording_pool(config)
     summary = Trainer(config, tmp_path / "run", Learner(config), pool).train()
     log = records(tmp_path / "run")
@@ -177,7 +183,7 @@ class LosesOnce(Learner):
 
 def test_a_restored_learner_publishes_the_references_again_and_the_run_goes_on_as_before(tmp_path):
     config = load_config("deploy/configs/smoke.yaml", [*PG_BLEU, "train.checkpoint_every=1"])
-    Trainer(config, tmp_path / "clean", Learner(config), InlinePool(config)).train()
+    Trainer(config, tmp_path / "clean", Learner(config), InlinePool(config, method_for(config))).train()
     pool = recording_pool(config)
     summary = Trainer(config, tmp_path / "lost", LosesOnce(config), pool).train()
     assert summary["learner_restarts"] == 1
@@ -192,7 +198,7 @@ def test_report_shows_the_pg_bleu_method(tmp_path, capsys):
     from learner.cli import main
 
     config = load_config("deploy/configs/smoke.yaml", [*PG_BLEU, "train.adv_iterations=1"])
-    Trainer(config, tmp_path / "pg", Learner(config), InlinePool(config)).train()
+    Trainer(config, tmp_path / "pg", Learner(config), InlinePool(config, method_for(config))).train()
     assert main(["report", str(tmp_path / "pg")]) == 0
     table = capsys.readouterr().out.strip().splitlines()
     assert table[2].startswith("| pg | pg_bleu | ")
@@ -202,25 +208,23 @@ def test_report_shows_the_pg_bleu_method(tmp_path, capsys):
 def test_a_bleu_reward_leaves_out_the_padding_after_the_end_token():
     """Padding is no part of a sentence: references and completions are cut at their first end token."""
     from rewards.bleu.score import ReferenceTable
-    from rewards.bleu.reward import BleuRewardScorer, ReferenceTokens
 
     end = 0
     references = torch.tensor([[5, 6, 7, 8, 0, 0, 0, 0], [5, 6, 9, 0, 0, 0, 0, 0]])
     completions = torch.tensor([[5, 6, 7, 0, 0, 0, 0, 0], [5, 6, 9, 8, 7, 0, 0, 0]])
-    scorer = BleuRewardScorer(ReferenceTokens(references).table(2, end), end)
+    scorer = BleuRewardScorer(reference_table(references, 2, end), end)
     direct = ReferenceTable([(5, 6, 7, 8), (5, 6, 9)], (2,))
     expected = [direct.score((5, 6, 7))[0], direct.score((5, 6, 9, 8, 7))[0]]
     assert scorer.score_sequences(completions).tolist() == expected
-    padded = BleuRewardScorer(ReferenceTokens(references).table(2), None)  # fixed length: padding counts
+    padded = BleuRewardScorer(reference_table(references, 2), None)  # fixed length: padding counts
     assert padded.score_sequences(completions).tolist() != expected
 
 
 def test_pg_bleu_ranks_a_copy_of_a_reference_above_random_tokens():
-    from rewards.bleu.reward import BleuRewardScorer, ReferenceTokens
 
     generator = torch.Generator().manual_seed(3)
     references = torch.randint(0, 50, (30, 12), generator=generator)
-    scorer = BleuRewardScorer(ReferenceTokens(references).table(4))
+    scorer = BleuRewardScorer(reference_table(references, 4))
     copies = references[:5]
     random_rows = torch.randint(0, 50, (5, 12), generator=generator)
     copy_scores, random_scores = scorer.score_sequences(copies), scorer.score_sequences(random_rows)

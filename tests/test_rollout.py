@@ -217,3 +217,23 @@ def test_conv_flops_match_a_direct_count_of_both_engines(tiny_models):
     shared, every = conv_flops(6, 3, 4, [1, 2, 3], [3, 4, 3])
     assert (fast, reference) == (2 * shared, 2 * every)  # two samples
     assert fast < reference
+
+
+@pytest.mark.unit
+def test_every_reward_unit_draws_its_own_stream(tiny_models):
+    """Units of one batch that cover other sample slices, prefixes or rollouts draw other uniforms, so
+    their rewards are independent (not merely unbiased): one seed per unit. Units of the same shape
+    must not repeat each other's draws, and equal samples in two slices get different rewards."""
+    generator, disc = tiny_models
+    units = all_units(4, 6, 6, unit_samples=2, unit_prefixes=5, unit_rollouts=3)  # 2 slices x 2 rollout spans
+    by_shape = {}
+    for unit in units:
+        by_shape.setdefault((unit.num_samples, unit.num_rollouts, unit.prefix_start), []).append(unit)
+    pairs = [(a, b) for group in by_shape.values() for a, b in itertools.combinations(group, 2)]
+    assert pairs, "the batch must hold units of the same shape"
+    for a, b in pairs:
+        assert not torch.equal(a.draws(a.prefix_start, 6), b.draws(b.prefix_start, 6)), (a, b)
+    row = generator.sample(uniforms(5, (1, 6)))
+    samples = row.repeat(4, 1)  # the same sample in both slices
+    rewards = rewards_with(fast(), generator, disc, samples, units, 6)
+    assert not torch.equal(rewards[0, :-1], rewards[2, :-1])  # slices 0-1 and 2-3: other streams

@@ -5,10 +5,11 @@ import signal
 import pytest
 import torch
 
-from actors.inline_pool import InlinePool, usable_cores
+from learner.methods import method_for
+from actors.inline_pool import InlinePool
 from learner.run.checkpoint import load_checkpoint
 from learner.driver import Trainer
-from learner.learner import Learner
+from learner.learner import Learner, usable_cores
 from learner.run.log import read_records
 from learner.run.store import RunStore, check_location
 from learner.stopping import StopFlag, StopRequested
@@ -79,7 +80,7 @@ def stop_test_config():
 def reference(tmp_path_factory):
     torch.set_num_threads(usable_cores())
     c, run = stop_test_config(), tmp_path_factory.mktemp("reference")
-    Trainer(c, run, Learner(c), InlinePool(c)).train()
+    Trainer(c, run, Learner(c), InlinePool(c, method_for(c))).train()
     return comparable(read_records(RunStore(run)))
 
 
@@ -92,11 +93,11 @@ def test_a_run_on_a_uri_stops_checkpoints_and_resumes_to_the_same_records(tmp_pa
     run = RunStore(f"file://{tmp_path}/uri-run")
     stop = StopFlag()
     with pytest.raises(StopRequested, match=f"--resume file://{tmp_path}/uri-run"):
-        Trainer(c, run, Learner(c), InlinePool(c), watch=lambda kept: [StopAfter(stop, stop_after)],
+        Trainer(c, run, Learner(c), InlinePool(c, method_for(c)), watch=lambda kept: [StopAfter(stop, stop_after)],
                 stop=stop).train()
     checkpoint = load_checkpoint(run)
     # asked while step `stop_after` was logged: the next step is finished and checkpointed
     assert checkpoint.progress["steps_done"] == stop_after + 1 == len(read_records(run))
-    summary = Trainer(c, run, Learner(c), InlinePool(c), checkpoint).train()
+    summary = Trainer(c, run, Learner(c), InlinePool(c, method_for(c)), checkpoint).train()
     assert comparable(read_records(run)) == reference
     assert json.loads(run.read_text("summary.json")) == summary

@@ -12,7 +12,9 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 from tensorboard.compat.proto.event_pb2 import SessionLog
 
 import learner.watch.progress
-from learner.watch.plot import curves, read_records, run_labels
+from learner.run.log import run_records
+from learner.run.store import run_labels
+from learner.watch.plot import curves
 from learner.watch.progress import Progress
 from learner.watch.tensorboard import MISSING, TensorBoardEvents
 
@@ -235,7 +237,7 @@ def test_plot_reads_a_run_by_uri_without_the_line_being_written(tmp_path):
     complete = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     with (run / "metrics.jsonl").open("a") as f:
         f.write('{"phase": "adv", "st')
-    assert read_records(run.as_uri()) == complete
+    assert run_records(run.as_uri()) == complete
     assert run_labels([run.as_uri(), str(tmp_path / "b")]) == ["run", "b"]
     assert run_labels([str(run), str(tmp_path / "x" / "run")]) == [str(run), str(tmp_path / "x" / "run")]
 

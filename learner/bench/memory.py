@@ -17,6 +17,12 @@ import sys
 
 import torch
 
+from learner.bench.common import paper_config, paper_models
+from rewards.rollout import unit_reward_sums
+from rewards.units import RewardUnit, batch_reward_units
+from seqgan.allocator import reuse_freed_memory
+from seqgan.sizing import resolve_units
+
 CHILD = "from learner.bench.memory import child; child()"
 
 
@@ -30,10 +36,6 @@ def peak_bytes(config_args: dict, device: torch.device) -> int:
 
 
 def _setup(config_args: dict, device: torch.device):
-    from learner.bench.rollout import paper_config, paper_models
-    from rewards.units import batch_reward_units
-    from seqgan.sizing import resolve_units
-
     config = paper_config(config_args["seq_len"], config_args["rollouts"], config_args["overrides"])
     generator, disc, samples = paper_models(config, device)
     units = batch_reward_units(config, device.type, len(samples), 0)
@@ -41,7 +43,6 @@ def _setup(config_args: dict, device: torch.device):
 
 
 def _compute(generator, disc, samples, units, sizes) -> None:
-    from rewards.rollout import unit_reward_sums
     for unit in units:
         unit_reward_sums(generator, disc, samples, unit, sizes)
 
@@ -72,10 +73,6 @@ def _reset_high_water_mark() -> bool:
 
 def child() -> None:
     """Runs in the fresh process: prints the peak RSS growth of one reward computation, in bytes."""
-    from rewards.rollout import unit_reward_sums
-    from rewards.units import RewardUnit
-    from seqgan.allocator import reuse_freed_memory
-
     spec = json.loads(sys.argv[1])
     reuse_freed_memory()  # as the CLI and the actors run
     torch.set_num_threads(spec["threads"])

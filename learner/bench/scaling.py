@@ -6,8 +6,10 @@ import time
 
 import torch
 
-from learner.bench.rollout import machine, paper_config, paper_models, seconds
+from actors.sync import DISCRIMINATOR, ROLLOUT
+from learner.bench.common import machine, paper_config, paper_models, seconds
 from learner.learner import resolve_device
+from learner.methods import method_for
 from rewards.units import batch_reward_units
 from seqgan.config import Config
 
@@ -61,12 +63,13 @@ def one_setting(args, device: torch.device, seq_len: int, rollouts: int, workers
 
     config = scaling_config(seq_len, rollouts, workers, device, [*args.set, f"data.batch_size={args.batch}"])
     learner = Learner(config)
-    pool = RayPool(config) if workers else InlinePool(config, str(device))
+    method = method_for(config)
+    pool = RayPool(config, method) if workers else InlinePool(config, method, str(device))
     try:
         if workers:
             ray.get([actor.pid.remote() for actor in pool.actors])  # started, before any timing
         _, _, samples = paper_models(config)
-        for name in ("rollout", "discriminator"):
+        for name in (ROLLOUT, DISCRIMINATOR):
             start = time.perf_counter()
             version, packed = learner.publish(name)
             pool.publish(name, version, packed)

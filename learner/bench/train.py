@@ -6,10 +6,11 @@ import math
 import os
 import tempfile
 
-from actors.inline_pool import InlinePool, torch_threads, usable_cores
-from learner.bench.rollout import PAPER, machine, seconds
+from actors.inline_pool import InlinePool, torch_threads
+from learner.bench.common import PAPER, machine, seconds
 from learner.driver import Trainer
-from learner.learner import Learner, resolve_device
+from learner.learner import Learner, resolve_device, usable_cores
+from learner.methods import method_for
 from seqgan.config import Config
 from seqgan.config_files import load_config
 
@@ -59,7 +60,7 @@ class PhaseTimer:
     def __init__(self, config: Config, folder: str, repeats: int, batches: int):
         self.config, self.repeats, self.batches = config, repeats, batches
         self.learner = Learner(config)  # learner.cuda_graphs, when set, compiles D's training forward here
-        self.pool = InlinePool(config, str(self.learner.device))  # as `seqgan train` inline
+        self.pool = InlinePool(config, method_for(config), str(self.learner.device))  # as `seqgan train` inline
         self.trainer = Trainer(config, os.path.join(folder, "run"), self.learner, self.pool)
         self.train, self.test = self.trainer.train_data, self.trainer.test_data
         self.warmups = 1 if self.learner.device.type == "cuda" else 0  # CUDA: lazy init, graphs, autotuning

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from learner.commands.common import add_overrides, keep_local_ray_on_loopback
-from seqgan.config import Config, ConfigError, disc_pretrain_rounds, to_dict
+from seqgan.config import Config, ConfigError, to_dict
 from seqgan.config_files import dump_config, load_config
 
 # Keys that say where a run's work happens, not what it computes (results are the same for any
@@ -79,12 +79,13 @@ def open_run(args):
 def watchers(config: Config, run):
     """watch(kept records): progress on the terminal (bars) or one line per record elsewhere, and
     TensorBoard event files beside metrics.jsonl (when TensorBoard is installed)."""
+    from learner.methods import method_for
     from learner.watch.progress import Progress
     from learner.watch.tensorboard import MISSING, TensorBoardEvents
 
     def watch(kept: list[dict]) -> list:
         t = config.train
-        totals = {"mle": t.mle_epochs, "disc": disc_pretrain_rounds(t), "adv": t.adv_iterations}
+        totals = {"mle": t.mle_epochs, "disc": method_for(config).pretrain_rounds(), "adv": t.adv_iterations}
         events = TensorBoardEvents.open(run, len(kept), kept)
         if events is None:
             print(f"seqgan: {MISSING}", file=sys.stderr)
@@ -93,9 +94,10 @@ def watchers(config: Config, run):
 
 
 def cmd_train(args) -> None:
-    from actors.inline_pool import InlinePool, usable_cores
+    from actors.inline_pool import InlinePool
     from learner.driver import Trainer
-    from learner.learner import Learner
+    from learner.learner import Learner, usable_cores
+    from learner.methods import method_for
 
     run, config, checkpoint = open_run(args)
     print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
@@ -103,7 +105,7 @@ def cmd_train(args) -> None:
     torch.set_num_threads(usable_cores())  # as the learner actor, so both modes round alike
     if config.rollout.num_workers == 0:  # inline: one process, no Ray
         learner = Learner(config)  # the worker shares the learner's device: a GPU when there is one
-        pool = InlinePool(config, str(learner.device))
+        pool = InlinePool(config, method_for(config), str(learner.device))
         summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
     else:
         if not (args.address or config.ray.address or os.environ.get("RAY_ADDRESS")):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from actors.sync import MODELS
 from learner.run.store import RunStore, staging_folder
 from seqgan.config import Config
 from seqgan.config_files import load_config
@@ -29,7 +30,7 @@ from seqgan.packing import load_into, read_packed, write_packed
 KEEP = 2  # complete checkpoints kept
 ROOT = "checkpoints"
 NAME = re.compile(r"step-\d{8}")
-MODELS = ("generator", "rollout", "discriminator")
+
 
 
 @dataclass

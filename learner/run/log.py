@@ -78,6 +78,18 @@ def read_records(run: RunStore) -> list[dict]:
     return parse_records(run.read_text(METRICS), f"{run}/{METRICS}")
 
 
+def run_records(location: str) -> list[dict]:
+    """What watchers read: the records of the run at `location` (a folder or a URI); a missing run
+    or one without records is an error."""
+    run = RunStore(location)
+    if not run.is_file(METRICS):
+        raise ValueError(f"no run at {location!r}: it has no {METRICS}")
+    records = read_records(run)
+    if not records:
+        raise ValueError(f"run {location!r} has no records yet")
+    return records
+
+
 def records_at(run: RunStore, checkpoint: Checkpoint) -> list[dict]:
     """The records a resumed run keeps: those the checkpoint covers, then the record of the step it
     was taken at (as the log has it, or as the checkpoint kept it if the run died before writing it)."""

@@ -152,3 +152,16 @@ def _from_uri(location: str):
 def staging_folder() -> tempfile.TemporaryDirectory:
     """A local folder for files on their way to or from a remote run directory."""
     return tempfile.TemporaryDirectory(prefix="seqgan-")
+
+
+def run_name(location: str) -> str:
+    """The run directory's own name, for a path or a URI."""
+    if is_uri(location):
+        return location.rstrip("/").rsplit("/", 1)[-1]
+    return Path(location).resolve().name
+
+
+def run_labels(locations: list[str]) -> list[str]:
+    """Directory names, or the locations themselves when two runs share a name."""
+    names = [run_name(location) for location in locations]
+    return names if len(set(names)) == len(names) else list(locations)

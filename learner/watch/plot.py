@@ -6,38 +6,11 @@ D pre-training rounds leave G unchanged, so they take no place on the generator'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from learner.run.log import METRICS
-from learner.run.log import read_records as run_records
-from learner.run.store import RunStore, is_uri
+from learner.run.log import run_records
+from learner.run.store import run_labels
 
 WATCH_EXTRA = "pip install 'seqgan[watch]'"
-
-
-def read_records(location: str) -> list[dict]:
-    """The records of the run at `location` (a folder or a URI); a missing run or one without records
-    is an error."""
-    run = RunStore(location)
-    if not run.is_file(METRICS):
-        raise ValueError(f"no run at {location!r}: it has no {METRICS}")
-    records = run_records(run)
-    if not records:
-        raise ValueError(f"run {location!r} has no records yet")
-    return records
-
-
-def run_name(location: str) -> str:
-    """The run directory's own name, for a path or a URI."""
-    if is_uri(location):
-        return location.rstrip("/").rsplit("/", 1)[-1]
-    return Path(location).resolve().name
-
-
-def run_labels(locations: list[str]) -> list[str]:
-    """Directory names, or the locations themselves when two runs share a name."""
-    names = [run_name(location) for location in locations]
-    return names if len(set(names)) == len(names) else list(locations)
 
 
 @dataclass
@@ -116,7 +89,7 @@ def draw_d_accuracy(axes, runs: list[Curves]) -> None:
 
 def plot_runs(locations: list[str], out: str) -> None:
     """Draw the runs at `locations` into the image file `out` (its format from its extension)."""
-    runs = [curves(label, read_records(location)) for label, location in zip(run_labels(locations), locations)]
+    runs = [curves(label, run_records(location)) for label, location in zip(run_labels(locations), locations)]
     figure = new_figure()
     nll_axes, accuracy_axes = figure.subplots(2, 1, height_ratios=(3, 2))
     draw_nll(nll_axes, runs)

@@ -6,8 +6,8 @@ import statistics
 
 import yaml
 
-from learner.watch.plot import read_records, run_labels
-from learner.run.store import RunStore
+from learner.run.log import run_records
+from learner.run.store import RunStore, run_labels
 
 # (record key, column title, lower is better); a column appears when some run logged the key.
 NLL = ("nll_oracle", "NLL-oracle", True)
@@ -61,7 +61,7 @@ def columns(rows: list[dict]) -> list[tuple[str, str]]:
 def report(locations: list[str], places: int = 3, by_method: bool = False) -> str:
     """The markdown table: run, method, then each score column; with `by_method`, then the mean
     ± sample standard deviation of each column over each method's runs, with their seeds."""
-    rows = [scores(read_records(location)) for location in locations]
+    rows = [scores(run_records(location)) for location in locations]
     trains = [train_section(location) for location in locations]
     methods = [method_of(train) for train in trains]
     shown = columns(rows)

@@ -1,48 +1,21 @@
 """PG-BLEU (train.method pg_bleu, the paper's baseline): SeqGAN's policy gradient with a completion's
 BLEU against the training data as its reward instead of D's score.
 
-The training sequences reach the rollout workers as a "model" named `references` (ReferenceTokens,
-packed and published like weights, versioned); a worker counts them into a ReferenceTable once per
-version, and the rollout engine scores completions with a BleuRewardScorer, as it does with D.
+The training sequences reach the rollout workers as the pseudo-model `references` (actors/sync.py);
+a worker counts them into a ReferenceTable once per version, and the rollout engine scores
+completions with a BleuRewardScorer, as it does with D.
 """
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from rewards.bleu.score import ReferenceTable
-from seqgan.packing import PackedWeights, pack_state, unpack_state
-
-REFERENCES = "references"  # the published model's name
 
 
-class ReferenceTokens(nn.Module):
-    """The training sequences [N, T] (token ids) as a buffer: packed, published and versioned like
-    the weights of a model."""
-
-    def __init__(self, tokens: torch.Tensor):
-        super().__init__()
-        self.register_buffer("tokens", tokens.detach().to(torch.int64).cpu())
-
-    def pack(self, version: int) -> PackedWeights:
-        return pack_state(self.state_dict(), REFERENCES, version)
-
-    @classmethod
-    def unpack(cls, packed: PackedWeights) -> ReferenceTokens:
-        """Refuses anything but one int64 [N, T] tensor named `tokens` under the name `references`."""
-        state = unpack_state(packed, copy=False)
-        tokens = state.get("tokens")
-        if packed.model != REFERENCES or set(state) != {"tokens"} or tokens.dtype != torch.int64 \
-                or tokens.dim() != 2 or len(tokens) == 0:
-            shapes = {name: (str(t.dtype), tuple(t.shape)) for name, t in state.items()}
-            raise ValueError(f"{packed.model!r} is not the training references: expected model "
-                             f"{REFERENCES!r} holding one non-empty int64 [N, T] tensor 'tokens', got {shapes}")
-        return cls(tokens)
-
-    def table(self, order: int, end_token: int | None = None) -> ReferenceTable:
-        """The BLEU-`order` reference table of these sequences (rows as tuples of ints, cut at
-        their end token: the padding is no part of a sentence)."""
-        return ReferenceTable([sentence_of(row, end_token) for row in self.tokens.tolist()], (order,))
+def reference_table(tokens: torch.Tensor, order: int, end_token: int | None = None) -> ReferenceTable:
+    """The BLEU-`order` reference table of training sequences [N, T] (rows as tuples of ints, cut at
+    their end token: the padding is no part of a sentence)."""
+    return ReferenceTable([sentence_of(row, end_token) for row in tokens.tolist()], (order,))
 
 
 def sentence_of(row: list[int], end_token: int | None) -> tuple[int, ...]:

@@ -10,9 +10,10 @@ import torch
 
 ray = pytest.importorskip("ray")
 
+from learner.methods import method_for
 from actors.inline_pool import InlinePool  # noqa: E402
 from actors.ray_pool import RayPool  # noqa: E402
-from actors.worker import MODELS  # noqa: E402
+from actors.sync import MODELS  # noqa: E402
 from learner.learner import Learner  # noqa: E402
 from rewards.units import assemble_rewards, batch_reward_units, split_samples  # noqa: E402
 from seqgan.config_files import load_config
@@ -52,7 +53,7 @@ def init_on_loopback(**kwargs) -> None:
 
 def ray_pool(pools: list, config, num_workers: int) -> RayPool:
     config.rollout.num_workers = num_workers
-    pool = RayPool(config)
+    pool = RayPool(config, method_for(config))
     pools.append(pool)
     return pool
 
@@ -87,7 +88,7 @@ def compute_rewards(pool, config, learner: Learner, samples: torch.Tensor, step:
 
 def inline_reference(config, learner: Learner, step: int = 0):
     """(samples, rewards) of the inline pool: the ground truth the Ray pools must reproduce."""
-    pool = InlinePool(config)
+    pool = InlinePool(config, method_for(config))
     publish_all(pool, learner)
     samples, _ = sample_batch(pool, config)
     rewards, _ = compute_rewards(pool, config, learner, samples, step)
@@ -162,6 +163,6 @@ def rewards_under_fault(pool, config, learner, samples, fault):
 
 
 def inline_pool_with(config, learner: Learner) -> InlinePool:
-    pool = InlinePool(config)
+    pool = InlinePool(config, method_for(config))
     publish_all(pool, learner)
     return pool

@@ -10,9 +10,11 @@ import torch
 
 ray = pytest.importorskip("ray")
 
-from actors.inline_pool import InlinePool, usable_cores  # noqa: E402
-from actors.worker import MODELS, RolloutWorker  # noqa: E402
-from learner.learner import Learner  # noqa: E402
+from learner.methods import method_for
+from actors.inline_pool import InlinePool  # noqa: E402
+from actors.sync import MODELS  # noqa: E402
+from actors.worker import RolloutWorker  # noqa: E402
+from learner.learner import Learner, usable_cores  # noqa: E402
 from ray_support import (AUTO_UNITS, NOT_COMPARABLE, UNITS, compute_rewards, config_with,  # noqa: E402
                          inline_pool_with, inline_reference, publish_all, ray_pool, reward_units, sample_batch)
 from seqgan.endings import past_end  # noqa: E402
@@ -57,7 +59,7 @@ def test_zero_one_and_two_workers_give_identical_samples_and_rewards(ray_local, 
 
 
 def _pg_batch(learner: Learner, config):
-    pool = InlinePool(config)
+    pool = InlinePool(config, method_for(config))
     publish_all(pool, learner)
     samples, _ = sample_batch(pool, config, key=99)
     return samples, torch.rand(samples.shape, generator=torch.Generator().manual_seed(1))
@@ -82,7 +84,7 @@ def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path, method
     auto = [*AUTO_UNITS[:5], "rollout.sample_unit=64", "rollout.timeout_s=120", f"train.method={method}"]
     inline_config = config_with(*auto)
     torch.set_num_threads(usable_cores())  # as learner.remote.LearnerActor
-    Trainer(inline_config, tmp_path / "inline", Learner(inline_config), InlinePool(inline_config)).train()
+    Trainer(inline_config, tmp_path / "inline", Learner(inline_config), InlinePool(inline_config, method_for(inline_config))).train()
 
     ray_config = config_with(*auto, "rollout.num_workers=2")
     learner, pool = ray_runtime(ray_config, local=True)  # the fixture started it: checked against its size
@@ -103,7 +105,7 @@ def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path, method
 
 # -- 3. stale weights are ignored --------------------------------------------------------------------
 def _packs_at(learner: Learner, version: int) -> dict:
-    learner.versions = {name: version for name in MODELS}
+    learner.versions.update({name: version for name in MODELS})
     return {name: learner.pack(name) for name in MODELS}
 
 
@@ -114,13 +116,13 @@ def test_a_stale_weight_version_is_ignored(ray_local, pools):
     v0, v1 = _packs_at(old, 0), _packs_at(new, 1)
 
     # The worker itself: older and equal versions are refused, the held weights stay.
-    worker = RolloutWorker(config)
+    worker = RolloutWorker(config, method_for(config))
     for name in MODELS:
         assert worker.set_weights(v1[name]) is True
-        before = {k: t.clone() for k, t in worker.models[name].state_dict().items()}
+        before = {k: t.clone() for k, t in worker.held.models[name].state_dict().items()}
         assert worker.set_weights(v0[name]) is False
         assert worker.set_weights(v1[name]) is False
-        after = worker.models[name].state_dict()
+        after = worker.held.models[name].state_dict()
         assert all(torch.equal(before[k], after[k]) for k in before)
     assert worker.versions == {name: 1 for name in MODELS}
 
@@ -152,9 +154,9 @@ def test_a_stale_weight_version_is_ignored(ray_local, pools):
 def test_every_result_carries_the_published_versions(ray_local, pools):
     config = config_with(*UNITS)
     learner = Learner(config)
-    learner.versions = {"generator": 3, "rollout": 5, "discriminator": 8}
+    learner.versions.update({"generator": 3, "rollout": 5, "discriminator": 8})
     pool = ray_pool(pools, config_with(*UNITS), 2)
-    inline = InlinePool(config)
+    inline = InlinePool(config, method_for(config))
     for p in (pool, inline):
         publish_all(p, learner)
 

@@ -12,10 +12,11 @@ import torch
 
 ray = pytest.importorskip("ray")
 
-from actors.inline_pool import InlinePool, usable_cores  # noqa: E402
+from learner.methods import method_for
+from actors.inline_pool import InlinePool  # noqa: E402
 from learner.run.checkpoint import ROOT, load_checkpoint  # noqa: E402
 from learner.driver import Trainer  # noqa: E402
-from learner.learner import Learner  # noqa: E402
+from learner.learner import Learner, usable_cores  # noqa: E402
 from learner.remote import ray_runtime  # noqa: E402
 from learner.run.store import RunStore  # noqa: E402
 from ray_support import SLOW_UNITS, config_with, init_on_loopback  # noqa: E402
@@ -113,7 +114,7 @@ def test_a_run_survives_a_fault_storm_with_the_records_of_a_clean_run(two_worker
     ray.shutdown()  # the clean reference runs inline, with the learner actor's thread count
     torch.set_num_threads(usable_cores())
     clean = config_with(*STORM)
-    Trainer(clean, tmp_path / "clean", Learner(clean), InlinePool(clean)).train()
+    Trainer(clean, tmp_path / "clean", Learner(clean), InlinePool(clean, method_for(clean))).train()
     torch.set_num_threads(1)
     assert comparable(tmp_path / "storm") == comparable(tmp_path / "clean")
 

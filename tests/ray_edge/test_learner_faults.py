@@ -9,9 +9,10 @@ import torch
 
 ray = pytest.importorskip("ray")
 
-from actors.inline_pool import InlinePool, usable_cores  # noqa: E402
+from learner.methods import method_for
+from actors.inline_pool import InlinePool  # noqa: E402
 from learner.driver import Trainer  # noqa: E402
-from learner.learner import Learner  # noqa: E402
+from learner.learner import Learner, usable_cores  # noqa: E402
 from learner.remote import ray_runtime  # noqa: E402
 from ray_support import config_with  # noqa: E402
 
@@ -49,7 +50,7 @@ class KillLearnerAt:
 def inline_records(tmp_path):
     config = config_with(*OVERRIDES)
     torch.set_num_threads(usable_cores())  # as learner.remote.LearnerActor
-    Trainer(config, tmp_path / "inline", Learner(config), InlinePool(config)).train()
+    Trainer(config, tmp_path / "inline", Learner(config), InlinePool(config, method_for(config))).train()
     return comparable(tmp_path / "inline")
 
 
