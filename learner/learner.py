@@ -297,6 +297,10 @@ class Learner:
         """G's per-token NLL on held-out real data (tokens after an end token left out)."""
         return nll_per_token(self.generator, self.test_data, end_token=self.config.model.end_token)
 
+    def torch_threads(self) -> int:
+        """The threads the learner's CPU kernels run with (summary.json records them)."""
+        return torch.get_num_threads()
+
     # -- checkpoints ----------------------------------------------------------------------
     def state(self) -> dict:
         """Everything a checkpoint needs: packed models, optimizer states, RNG states, versions.

@@ -11,11 +11,11 @@ import ray
 import torch
 from ray.exceptions import RayActorError, RayTaskError
 
-from actors.inline_pool import usable_cores
 from actors.ray_pool import RayPool
 from learner.learner import Learner
 from learner.reaper import start_reaper
 from learner.stopping import LearnerLost
+from learner.threads import learner_threads
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import Config
 
@@ -24,7 +24,7 @@ class LearnerActor(Learner):
     def __init__(self, config: Config):
         reuse_freed_memory()
         if config.learner.num_gpus == 0:
-            torch.set_num_threads(usable_cores())  # the learner runs while the actors wait
+            torch.set_num_threads(learner_threads(config))  # the learner runs while the actors wait
         super().__init__(config)
 
 
