@@ -56,8 +56,8 @@ def busy(location: str, owner: dict | None, since: str = "") -> RunBusy:
     who = (f"host {owner.get('host')}, PID {owner.get('pid')}, started {owner.get('started')}{since}"
            if isinstance(owner, dict) else "an owner that is still starting")
     return RunBusy(f"run directory {location!r} is in use by another seqgan train ({who}): a run directory has "
-                   "one writer. Wait for that run to end, or stop it (SIGTERM or Ctrl-C checkpoint it), then "
-                   f"continue with seqgan train --resume {location}")
+                   "one writer. Start a new run with another --out; to continue that one yourself, stop it "
+                   f"(SIGTERM or Ctrl-C checkpoint it) and then seqgan train --resume {location}")
 
 
 def _parsed(data: bytes) -> dict | None:
@@ -145,15 +145,19 @@ class Lease:
         self.run.write_bytes(OWNER, json.dumps({**self.mine, "heartbeat": time.time()}).encode())
 
     def beat(self) -> None:
-        while not self.stopped.wait(self.heartbeat_s):
+        while not self.stopped.wait(self.heartbeat_s) and self.lost is None:
             try:
-                current = self.current()
-                if current is None or current.get("token") != self.mine["token"]:
-                    self.lost = current or {}
-                    return
-                self.write()
+                self.refresh()
             except OSError:  # storage unreachable for a moment: the next beat tries again
                 continue
+
+    def refresh(self) -> None:
+        """A new heartbeat, unless the lease is no longer ours."""
+        current = self.current()
+        if current is None or current.get("token") != self.mine["token"]:
+            self.lost = current or {}
+        else:
+            self.write()
 
     def require_held(self) -> None:
         if self.lost is not None:
@@ -165,6 +169,7 @@ class Lease:
         self.stopped.set()
         self.thread.join()
         self.run.guard = None
-        current = self.current()
-        if self.lost is None and current is not None and current.get("token") == self.mine["token"]:
-            self.run.remove_file(OWNER)
+        with contextlib.suppress(OSError):  # storage gone: the lease goes stale and may be taken over
+            current = self.current()
+            if self.lost is None and current is not None and current.get("token") == self.mine["token"]:
+                self.run.remove_file(OWNER)
