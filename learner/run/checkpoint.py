@@ -64,12 +64,15 @@ def save_checkpoint(run: RunStore, state: dict, progress: dict) -> str:
     name = checkpoint_name(progress["steps_done"])
     config = run_config_bytes(run)
     set_aside(run, name, config)  # a killed run's unreferenced write of the same step
-    with staging_folder() as staging:
-        folder = run.local / ROOT / name if run.local is not None else Path(staging)
-        _write_folder(folder, state, progress)
-        if run.local is None:
-            run.upload(folder, f"{ROOT}/{name}")
-        run.write_bytes(f"{ROOT}/{name}/{MANIFEST}", manifest_bytes(folder, checkpoint_files(), config))
+    if run.local is not None:
+        _write_folder(run.local / ROOT / name, state, progress)
+        manifest = manifest_bytes(run.local / ROOT / name, checkpoint_files(), config)
+    else:
+        with staging_folder() as staging:
+            _write_folder(Path(staging), state, progress)
+            run.upload(Path(staging), f"{ROOT}/{name}")
+            manifest = manifest_bytes(Path(staging), checkpoint_files(), config)
+    run.write_bytes(f"{ROOT}/{name}/{MANIFEST}", manifest)  # last: the folder is complete
     run.write_bytes(f"{ROOT}/latest", name.encode())
     _remove_old(run, name, config)
     return name
@@ -104,11 +107,15 @@ def set_aside(run: RunStore, name: str, config: bytes | None) -> None:
         return
     found = strays(run, name, config)
     if found:
-        raise FileExistsError(f"{str(run)}/{ROOT}/{name} holds what this run did not write ({', '.join(found)}), and "
-                              f"the run needs that folder for its {name} checkpoint: move the folder elsewhere "
-                              "(nothing in it was touched), then continue with --resume")
+        raise _in_the_way(run, name, found)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     run.move_folder(f"{ROOT}/{name}", f"{ROOT}/{INCOMPLETE}/{name}-{stamp}")
+
+
+def _in_the_way(run: RunStore, name: str, found: list[str]) -> FileExistsError:
+    return FileExistsError(f"{str(run)}/{ROOT}/{name} holds what this run did not write ({', '.join(found)}), and "
+                           f"the run needs that folder for its {name} checkpoint: move the folder elsewhere "
+                           "(nothing in it was touched), then continue with --resume")
 
 
 def check_ahead(run: RunStore, latest: str) -> None:
@@ -116,8 +123,9 @@ def check_ahead(run: RunStore, latest: str) -> None:
     step (else the error names it now, before any step is redone)."""
     config = run_config_bytes(run)
     for name in run.folders(ROOT):
-        if NAME.fullmatch(name) and name > latest and strays(run, name, config):
-            set_aside(run, name, config)  # raises, naming what is in the way
+        found = strays(run, name, config) if NAME.fullmatch(name) and name > latest else []
+        if found:
+            raise _in_the_way(run, name, found)
 
 
 def _remove_old(run: RunStore, newest: str, config: bytes | None) -> None:
