@@ -22,6 +22,7 @@ from actors.sync import DISCRIMINATOR, GENERATOR, ROLLOUT, WeightsLost, check_ve
 from actors.pool import Pool
 from learner.methods import method_for
 from learner.role import LearnerRole
+from learner.finite import require_bounded
 from learner.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from learner.run.log import RunLog, records_at
 from learner.run.store import RunStore
@@ -139,6 +140,7 @@ class Trainer:
         if bad:  # a NaN would otherwise train on silently and be saved as the best result
             raise FloatingPointError(f"{phase} step {step}: {', '.join(f'{k} = {values[k]}' for k in bad)}; "
                                      "the run stops here and keeps its last checkpoint")
+        require_bounded(phase, step, values, self.config.model.vocab_size)  # finite but diverged
         self.steps_done += 1
         if self.restarts > self.restarts_logged:  # a fault counter: a clean run has none
             values = {**values, "learner_restarts": self.restarts - self.restarts_logged}
@@ -281,7 +283,7 @@ class Trainer:
                    "final_nll_oracle": finite_or_none(self.log.last("nll_oracle")),
                    "mle_nll_oracle": finite_or_none(self.log.last("nll_oracle", phase="mle")),
                    **({"self_bleu_variant": TextMetrics.variant} if self.text_metrics else {}),
-                   "wall_s": round(self.wall_s(), 2),
+                   "wall_s": round(self.wall_s(), 2), "torch_threads": self.learner.torch_threads(),
                    "phase_s": {k: round(v, 2) for k, v in self.totals.items()},
                    **({"learner_restarts": self.restarts} if self.restarts else {})}
         self.run.write_bytes("summary.json", json.dumps(summary, indent=2, allow_nan=False).encode())

@@ -2,6 +2,8 @@
 norms, rewards, D's scores and weights. Each stops the phase at the step where the value appears,
 before anything is broadcast or checkpointed, with one message shape:
 "<phase> step <n>: <what is wrong>; the run stops here and keeps its last checkpoint".
+A finite value can be as wrong as a NaN: a per-token NLL far past a uniform guess's (ln V) means the
+run diverged, and stops it the same way (`require_bounded`).
 
 On a GPU every read of a value waits for the device. So the learner counts bad values on the device
 (`nonfinite`) over an epoch or round and reads the counts once, with the loss it reads anyway (`read`).
@@ -14,6 +16,8 @@ from collections.abc import Iterable
 import torch
 
 KEPT = "the run stops here and keeps its last checkpoint"
+DIVERGED = 10.0  # x ln V: a per-token NLL this far past a uniform guess (ln V nats) is divergence, not training
+PER_TOKEN_NLLS = ("nll_test", "nll_oracle")  # per-token NLLs in every phase (and g_loss in MLE)
 
 
 def where(phase: str, step: int | None) -> str:
@@ -39,6 +43,18 @@ def require_finite(phase: str, step: int | None, values: dict[str, float] | None
               for quantity, count in (counts or {}).items() if count]
     if found:
         raise FloatingPointError(f"{where(phase, step)}: {'; '.join(found)}; {KEPT}")
+
+
+def require_bounded(phase: str, step: int | None, values: dict, vocab_size: int) -> None:
+    """A step's per-token NLLs (evaluations, and MLE's loss) at most DIVERGED x ln V."""
+    limit = DIVERGED * math.log(vocab_size)
+    keys = PER_TOKEN_NLLS + (("g_loss",) if phase == "mle" else ())
+    found = [f"{key} = {values[key]:.4g}" for key in keys
+             if isinstance(values.get(key), (int, float)) and values[key] > limit]
+    if found:
+        raise FloatingPointError(f"{where(phase, step)}: {', '.join(found)} nats per token, above {DIVERGED:g} x "
+                                 f"ln V = {limit:.4g} (model.vocab_size {vocab_size}): the run diverged (a learning "
+                                 f"rate or generator.init_std too large?); {KEPT}")
 
 
 def require_rewards(rewards: torch.Tensor, phase: str, step: int | None) -> None:

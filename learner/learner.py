@@ -22,14 +22,6 @@ from seqgan.scheduled_sampling import scheduled_sampling_logits
 from seqgan.seeding import derive_seed, uniforms
 
 
-def usable_cores() -> int:
-    """The cores this process may run on: `taskset` and container CPU sets narrow it below
-    os.cpu_count(), and a thread per unusable core only adds contention."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def resolve_device(name: str, key: str = "learner.device") -> torch.device:
     """auto | cpu | cuda -> a device; asking for cuda without one is bad input, named by `key`."""
     if name == "auto":
@@ -292,6 +284,10 @@ class Learner:
     def nll_test(self) -> float:
         """G's per-token NLL on held-out real data (tokens after an end token left out)."""
         return nll_per_token(self.generator, self.test_data, end_token=self.config.model.end_token)
+
+    def torch_threads(self) -> int:
+        """The threads the learner's CPU kernels run with (summary.json records them)."""
+        return torch.get_num_threads()
 
     # -- checkpoints ----------------------------------------------------------------------
     def state(self) -> dict:

@@ -12,10 +12,11 @@ import torch
 from ray.exceptions import RayActorError, RayTaskError
 
 from actors.ray_pool import RayPool
-from learner.learner import Learner, usable_cores
+from learner.learner import Learner
 from learner.methods import method_for
 from learner.reaper import start_reaper
 from learner.stopping import LearnerLost
+from learner.threads import learner_threads
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import Config
 
@@ -24,7 +25,7 @@ class LearnerActor(Learner):
     def __init__(self, config: Config):
         reuse_freed_memory()
         if config.learner.num_gpus == 0:
-            torch.set_num_threads(usable_cores())  # the learner runs while the actors wait
+            torch.set_num_threads(learner_threads(config))  # the learner runs while the actors wait
         super().__init__(config)
 
 
@@ -103,6 +104,9 @@ class RemoteLearner:
 
     def load_state(self, state: dict) -> None:
         self._call("load_state", state)
+
+    def torch_threads(self) -> int:
+        return self._call("torch_threads")
 
 
 def connect(config: Config, address: str | None) -> bool:

@@ -47,6 +47,9 @@ class LearnerRole(Protocol):
     def load_state(self, state: dict) -> None:
         """Back to a checkpoint's state."""
 
+    def torch_threads(self) -> int:
+        """The intra-op threads the learner's updates run with (recorded in summary.json)."""
+
     def restart(self) -> None:
         """A fresh learner in place of this one (then restored from a checkpoint)."""
 

@@ -119,6 +119,7 @@ class LearnerConfig:
     cuda_graphs: bool = False  # D's training steps replayed as CUDA graphs; needs the learner on a GPU
     deterministic: bool = True  # updates sum in a fixed order (no atomic adds): GPU runs repeat bit for bit
     max_restarts: int = 3  # learner actors lost (and restored from the latest checkpoint) before the run fails
+    torch_threads: Size = AUTO  # the learner's torch threads (CPU kernels round by them); auto: the usable cores
 
 
 @dataclass

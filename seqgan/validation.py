@@ -9,6 +9,12 @@ from seqgan.config import (AUTO, MAX_PARAMETERS, MAX_SEQ_LEN, MAX_SEQUENCES, MAX
                            Config, ConfigError, explicit_sizes)
 
 
+# Upper bounds of rates and scales, far past any useful setting: beyond them a run does not fail,
+# it trains to finite nonsense (generator.lr = 1e30 gave NLL-oracle 8e31).
+SANE_MAXIMA = {"generator.lr": 1.0, "discriminator.lr": 1.0, "generator.init_std": 1.0,
+               "discriminator.l2_reg": 100.0}
+
+
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
@@ -32,6 +38,7 @@ def validate(c: Config) -> None:
         "rollout.timeout_s": c.rollout.timeout_s, "generator.init_std": c.generator.init_std,
         "generator.grad_clip": c.generator.grad_clip,
         **({"ray.num_cpus": c.ray.num_cpus} if c.ray.num_cpus is not None else {}),
+        **({"learner.torch_threads": c.learner.torch_threads} if c.learner.torch_threads != AUTO else {}),
     }
     for key, value in positive.items():
         _require(value > 0, f"{key} must be > 0, got {value!r}")
@@ -47,6 +54,10 @@ def validate(c: Config) -> None:
     }
     for key, value in non_negative.items():
         _require(value >= 0, f"{key} must be >= 0, got {value!r}")
+    for key, most in SANE_MAXIMA.items():
+        value, lowest = (positive[key], "(0") if key in positive else (non_negative[key], "[0")
+        _require(value <= most, f"{key} must be in {lowest}, {most:g}], got {value!r}: past that a run trains to "
+                                "meaningless finite numbers")
     _require(c.model.vocab_size >= 2, f"model.vocab_size must be >= 2 (a choice between tokens), "
                                       f"got {c.model.vocab_size!r}")
     _require_sizes_in_bounds(c)

@@ -218,19 +218,32 @@ def strict_json(line: str):
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("setting, said, latest", [
-    # Adam steps by about lr: weights pass float32's 3.4e38 within the first epoch / round.
-    ("generator.lr=1e38", "mle step 0: g_loss is nan; the generator's gradient norm is nan; "
-                          "generator weights hold", "step-00000000"),
-    ("discriminator.lr=1e38", "disc step 0: d_loss is nan; D's scores hold", "step-00000004"),
+@pytest.mark.parametrize("optimizer, said, latest", [
+    # Adam steps by about lr: weights pass float32's 3.4e38 within the first epoch / round. The
+    # config refuses such rates, so the learner's optimizer gets it after validation.
+    ("mle", "mle step 0: g_loss is nan; the generator's gradient norm is nan; generator weights hold",
+     "step-00000000"),
+    ("disc", "disc step 0: d_loss is nan; D's scores hold", "step-00000004"),
 ])
-def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, setting, said, latest):
+def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, monkeypatch, capsys, optimizer, said, latest):
+    from learner.cli import main
+    built = Learner.__init__
+
+    def with_a_huge_rate(self, config):
+        built(self, config)
+        for group in self.optimizers[optimizer].param_groups:
+            group["lr"] = 1e38
+
+    monkeypatch.setattr(Learner, "__init__", with_a_huge_rate)
+    threads = torch.get_num_threads()
     run = tmp_path / "run"
-    result = seqgan("train", "--config", "deploy/configs/smoke.yaml", "--set", "rollout.num_workers=0", setting,
-                    "--out", run)
-    assert result.returncode == 3, result.stderr[-3000:]
-    assert f"seqgan: error: {said}" in result.stderr and KEPT in result.stderr
-    assert "Traceback" not in result.stderr
+    code = main(["train", "--config", "deploy/configs/smoke.yaml", "--set", "rollout.num_workers=0",
+                 "learner.torch_threads=1", "--out", str(run)])
+    torch.set_num_threads(threads)
+    err = capsys.readouterr().err
+    assert code == 3, err[-3000:]
+    assert f"seqgan: error: {said}" in err and KEPT in err
+    assert "Traceback" not in err
     records = [strict_json(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all(math.isfinite(v) for r in records for v in r.values() if isinstance(v, float))
     assert len(records) == int(latest[-8:])  # MLE's records, each one finite, up to the last good step
@@ -243,3 +256,30 @@ def test_a_diverging_run_stops_with_its_last_good_checkpoint(tmp_path, setting, 
     assert sampled.returncode == 0, sampled.stderr[-3000:]
     lines = (tmp_path / "samples.txt").read_text().splitlines()
     assert len(lines) == 5 and all(len(line.split()) == 10 for line in lines)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("quantity, phase, step", [("nll_test", "mle", 1), ("g_loss", "mle", 2)])
+def test_a_finite_but_diverged_nll_stops_the_run_naming_phase_step_and_quantity(tmp_path, monkeypatch, capsys,
+                                                                                 quantity, phase, step):
+    """generator.lr = 1e30 once trained to NLL-oracle 8e31 and exit status 0."""
+    from learner.cli import main
+    from learner.finite import DIVERGED
+    if quantity == "nll_test":
+        monkeypatch.setattr(Learner, "nll_test", lambda self: 8e31 if self.versions["generator"] > step else 4.0)
+    else:
+        honest = Learner.mle_epoch
+        monkeypatch.setattr(Learner, "mle_epoch", lambda self, epoch, keep=1.0:
+                            1e3 if epoch == step else honest(self, epoch, keep))
+    threads = torch.get_num_threads()
+    run = tmp_path / "run"
+    code = main(["train", "--config", "deploy/configs/smoke.yaml", "--set", "rollout.num_workers=0",
+                 "learner.torch_threads=1", "train.eval_every=1", "train.checkpoint_every=1", "--out", str(run)])
+    torch.set_num_threads(threads)
+    err = capsys.readouterr().err
+    limit = DIVERGED * math.log(60)
+    assert code == 3, err[-3000:]
+    assert f"{phase} step {step}: {quantity} = " in err and f"above {DIVERGED:g} x ln V = {limit:.4g}" in err, err
+    assert KEPT in err and "Traceback" not in err
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == step
+    assert load_checkpoint(RunStore(run)).name == f"step-{step:08d}"

@@ -9,7 +9,8 @@ from learner.methods import method_for
 from actors.inline_pool import InlinePool
 from learner.run.checkpoint import load_checkpoint
 from learner.driver import Trainer
-from learner.learner import Learner, usable_cores
+from learner.learner import Learner
+from learner.threads import usable_cores
 from learner.run.log import read_records
 from learner.run.store import RunStore, check_location
 from learner.stopping import StopFlag, StopRequested

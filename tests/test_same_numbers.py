@@ -11,7 +11,8 @@ import torch
 
 from actors.inline_pool import InlinePool
 from learner.driver import Trainer
-from learner.learner import Learner, usable_cores
+from learner.learner import Learner
+from learner.threads import usable_cores
 from learner.methods import method_for
 from seqgan.config import METHODS
 from seqgan.config_files import load_config

@@ -9,7 +9,8 @@ import tempfile
 from actors.inline_pool import InlinePool, torch_threads
 from learner.bench.common import PAPER, machine, seconds
 from learner.driver import Trainer
-from learner.learner import Learner, resolve_device, usable_cores
+from learner.learner import Learner, resolve_device
+from learner.threads import usable_cores
 from learner.methods import method_for
 from seqgan.config import Config
 from seqgan.config_files import load_config

@@ -51,29 +51,42 @@ def resumed_config(saved: Config, config_file: str | None, overrides: list[str],
     return asked
 
 
-def open_run(args):
-    """(run store, config, checkpoint or None) for a new run or a resumed one, checked before
-    anything starts."""
-    from learner.run.checkpoint import has_checkpoint, load_checkpoint, run_config
+def run_store(args):
+    """The run directory asked for, checked before anything is locked or written: a new run's
+    (--out) or an existing one (--resume)."""
     from learner.run.store import RunStore, check_location
 
-    location = args.resume or args.out
+    resuming = args.resume is not None
+    flag, location = ("--resume", args.resume) if resuming else ("--out", args.out)
+    if not location.strip():
+        raise ValueError(f"{flag} {location!r} is empty: give a run directory (a path, or a URI such as "
+                         "s3://bucket/run); an empty one would write the run into the current directory")
     check_location(location)
     run = RunStore(location)
-    if not args.resume:
-        return run, load_config(args.config, args.set), None
-    if not run.exists(""):
+    if resuming and not run.exists(""):
         raise FileNotFoundError(f"--resume {location!r}: no such run directory")
+    return run
+
+
+def open_run(args, run):
+    """(config, checkpoint or None) for a new run or a resumed one, checked before anything starts
+    (by the run's owner: learner/run/owner.py)."""
+    from learner.run.checkpoint import check_ahead, has_checkpoint, load_checkpoint, run_config
+
+    if args.resume is None:
+        return load_config(args.config, args.set), None
+    location = args.resume
     if not run.is_file("config.yaml"):
         raise ValueError(f"--resume {location!r}: the directory holds no run to resume (no config.yaml)")
     if run.exists("summary.json"):
         raise ValueError(f"--resume {location!r}: the run has finished (it has a summary.json); "
                          "start a new run with --out")
-    config = resumed_config(run_config(run), args.config, args.set, location)
     if not has_checkpoint(run):
         raise ValueError(f"--resume {location!r}: the run stopped before its first checkpoint, so there is "
                          "nothing to resume; start it again with a new --out")
-    return run, config, load_checkpoint(run)
+    checkpoint = load_checkpoint(run)  # checks every file it reads, config.yaml included, against its manifest
+    check_ahead(run, checkpoint.name)
+    return resumed_config(run_config(run), args.config, args.set, location), checkpoint
 
 
 def watchers(config: Config, run):
@@ -94,27 +107,38 @@ def watchers(config: Config, run):
 
 
 def cmd_train(args) -> None:
+    from learner.run.owner import own_run
+
+    run = run_store(args)
+    with own_run(run):
+        config, checkpoint = open_run(args, run)
+        print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
+              file=sys.stderr, flush=True)
+        summary = run_training(config, run, checkpoint, args.address)
+    print(f"seqgan: finished; metrics, checkpoints and summary.json are in {run}", file=sys.stderr)
+    print(json.dumps(summary))
+
+
+def run_training(config: Config, run, checkpoint, address: str | None) -> dict:
+    """Algorithm 1 on this run directory, inline or with Ray actors; its summary."""
     from actors.inline_pool import InlinePool
     from learner.driver import Trainer
-    from learner.learner import Learner, usable_cores
+    from learner.learner import Learner
     from learner.methods import method_for
+    from learner.threads import learner_threads
 
-    run, config, checkpoint = open_run(args)
-    print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
-          file=sys.stderr, flush=True)
-    torch.set_num_threads(usable_cores())  # as the learner actor, so both modes round alike
+    torch.set_num_threads(learner_threads(config))  # as the learner actor, so both modes round alike
     if config.rollout.num_workers == 0:  # inline: one process, no Ray
         learner = Learner(config)  # the worker shares the learner's device: a GPU when there is one
         pool = InlinePool(config, method_for(config), str(learner.device))
         summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
     else:
-        if not (args.address or config.ray.address or os.environ.get("RAY_ADDRESS")):
+        if not (address or config.ray.address or os.environ.get("RAY_ADDRESS")):
             keep_local_ray_on_loopback()
         from learner.remote import ray_session
-        with ray_session(config, args.address) as (learner, pool):
+        with ray_session(config, address) as (learner, pool):
             summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
-    print(f"seqgan: finished; metrics, checkpoints and summary.json are in {run}", file=sys.stderr)
-    print(json.dumps(summary))
+    return summary
 
 
 def register(sub) -> None:

@@ -36,10 +36,12 @@ def check_location(location: str) -> None:
 
 class RunStore:
     """A run directory. `local` is its folder when it is on this machine's filesystem, else None
-    (then files go through pyarrow.fs)."""
+    (then files go through pyarrow.fs). `guard`, when set, is called before every write (an owner
+    lease that may have been lost, learner/run/owner.py)."""
 
     def __init__(self, location: str | Path):
         self.location = str(location)
+        self.guard = None
         if is_uri(self.location):
             self.local, (self.fs, self.root) = None, _from_uri(self.location)
         else:
@@ -92,6 +94,15 @@ class RunStore:
         selector = pyarrow.fs.FileSelector(self._path(name), allow_not_found=True)
         return sorted(i.base_name for i in self.fs.get_file_info(selector) if i.type == pyarrow.fs.FileType.Directory)
 
+    def entries(self, name: str) -> dict[str, bool]:
+        """What the folder `name` holds: entry name -> whether it is a plain file (not a folder or link)."""
+        if self.local is not None:
+            folder = self.local / name
+            return {p.name: p.is_file() and not p.is_symlink() for p in folder.iterdir()} if folder.is_dir() else {}
+        import pyarrow.fs
+        selector = pyarrow.fs.FileSelector(self._path(name), allow_not_found=True)
+        return {i.base_name: i.type == pyarrow.fs.FileType.File for i in self.fs.get_file_info(selector)}
+
     def download(self, name: str, into: Path) -> Path:
         """A local copy of the folder `name` (itself, when the run is local)."""
         if self.local is not None:
@@ -106,6 +117,8 @@ class RunStore:
     # -- writing ---------------------------------------------------------------------------
     def write_bytes(self, name: str, data: bytes | list[bytes | memoryview]) -> None:
         chunks = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+        if self.guard is not None:
+            self.guard()
         if self.local is not None:
             atomic_write_bytes(self.local / name, chunks)
             return
@@ -130,6 +143,23 @@ class RunStore:
             shutil.rmtree(self.local / name, ignore_errors=True)
         elif self.exists(name):
             self.fs.delete_dir(self._path(name))
+
+    def remove_file(self, name: str) -> None:
+        if self.local is not None:
+            (self.local / name).unlink(missing_ok=True)
+        elif self.is_file(name):
+            self.fs.delete_file(self._path(name))
+
+    def move_folder(self, name: str, to: str) -> None:
+        """Rename the folder `name` to `to` (file by file on an object store, which has no folders)."""
+        if self.local is not None:
+            (self.local / to).parent.mkdir(parents=True, exist_ok=True)
+            os.rename(self.local / name, self.local / to)
+            return
+        self.fs.create_dir(self._path(to), recursive=True)
+        for entry in self.entries(name):
+            self.fs.move(self._path(f"{name}/{entry}"), self._path(f"{to}/{entry}"))
+        self.fs.delete_dir(self._path(name))
 
     def make(self) -> None:
         if self.local is not None:

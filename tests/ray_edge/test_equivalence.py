@@ -14,7 +14,8 @@ from learner.methods import method_for
 from actors.inline_pool import InlinePool  # noqa: E402
 from actors.sync import MODELS  # noqa: E402
 from actors.worker import RolloutWorker  # noqa: E402
-from learner.learner import Learner, usable_cores  # noqa: E402
+from learner.learner import Learner  # noqa: E402
+from learner.threads import usable_cores  # noqa: E402
 from ray_support import (AUTO_UNITS, NOT_COMPARABLE, UNITS, compute_rewards, config_with,  # noqa: E402
                          inline_pool_with, inline_reference, publish_all, ray_pool, reward_units, sample_batch)
 from seqgan.endings import past_end  # noqa: E402

@@ -16,7 +16,8 @@ from learner.methods import method_for
 from actors.inline_pool import InlinePool  # noqa: E402
 from learner.run.checkpoint import ROOT, load_checkpoint  # noqa: E402
 from learner.driver import Trainer  # noqa: E402
-from learner.learner import Learner, usable_cores  # noqa: E402
+from learner.learner import Learner  # noqa: E402
+from learner.threads import usable_cores  # noqa: E402
 from learner.remote import ray_runtime  # noqa: E402
 from learner.run.store import RunStore  # noqa: E402
 from ray_support import SLOW_UNITS, config_with, init_on_loopback  # noqa: E402

@@ -12,7 +12,8 @@ ray = pytest.importorskip("ray")
 from learner.methods import method_for
 from actors.inline_pool import InlinePool  # noqa: E402
 from learner.driver import Trainer  # noqa: E402
-from learner.learner import Learner, usable_cores  # noqa: E402
+from learner.learner import Learner  # noqa: E402
+from learner.threads import usable_cores  # noqa: E402
 from learner.remote import ray_runtime  # noqa: E402
 from ray_support import config_with  # noqa: E402
 
