@@ -1,0 +1,125 @@
+"""`seqgan frontier`: each run's generator swept over sampling temperatures, quality against diversity
+(Caccia et al. 2018, "Language GANs Falling Short"): a single point favours a generator that gave up
+diversity for quality; the whole curve does not.
+
+At each temperature τ, N samples drawn with `seqgan sample --seed S`'s draws (the same draws at every
+τ and for every run, so the points differ by the models and τ alone):
+- oracle runs: NLL-oracle of the samples (quality, lower is better) and NLL-test at τ, G's per-token
+  NLL of the oracle's held-out samples (coverage: lower is more diverse and complete);
+- text runs: BLEU-2..5 of the samples against the test set (quality), their Self-BLEU-2..5 (lower is
+  more diverse) and NLL-test at τ on the test set.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import torch
+
+from learner.watch.equal_diversity import AXES, dominance, equal_diversity, summary_lines
+from learner.watch.frontier_runs import ORACLE, FrontierRun, load_runs
+from seqgan.metrics import nll_at_temperatures, nll_per_token
+from seqgan.models import check_temperature
+from seqgan.seeding import SAMPLE_CHUNK, sample_draws
+
+DEFAULT_TEMPERATURES = "0.5:1.5:0.05"
+# Sequences per NLL batch: [16, T, V] logits stay in cache (at V = 5000 three times faster than 1,024).
+NLL_BATCH = 16
+SCHEMA = 1  # the JSON document's version
+
+
+def temperature_list(text: str) -> list[float]:
+    """START:STOP:STEP (both ends included) or a comma-separated list -> the sorted distinct
+    temperatures, τ = 1 always among them (the trained model, the baseline of equal diversity)."""
+    text = text.strip()
+    if not text:
+        raise ValueError("expected temperatures (START:STOP:STEP or a comma-separated list), got an empty list")
+    if ":" in text:
+        values = temperature_range(text)
+    else:
+        values = [number(part, text) for part in text.split(",")]
+    return sorted({check_temperature(value) for value in values} | {1.0})
+
+
+def temperature_range(text: str) -> list[float]:
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise ValueError(f"expected START:STOP:STEP, got {text!r}")
+    start, stop, step = (number(part, text) for part in parts)
+    for value in (start, stop):
+        check_temperature(value)
+    if not step > 0 or step == float("inf"):
+        raise ValueError(f"expected a finite STEP > 0 in {text!r}, got {step!r}")
+    if stop < start:
+        raise ValueError(f"expected START <= STOP in {text!r}")
+    count = int(round((stop - start) / step)) + 1  # rounding: 0.5:1.5:0.05 is 21 values, not 20
+    return [round(start + index * step, 10) for index in range(count)]
+
+
+def number(part: str, text: str) -> float:
+    try:
+        return float(part)
+    except ValueError:
+        raise ValueError(f"expected a number, got {part.strip()!r} in {text!r}") from None
+
+
+def sweep(run: FrontierRun, temperatures: list[float], samples: int, seed: int, say=None) -> list[dict]:
+    """A point per temperature: the run's measures at τ (see the module's docstring)."""
+    generator, data = run.generator, run.data
+    nll_tests = nll_at_temperatures(generator, data.test, temperatures, NLL_BATCH, data.end_token)
+    points = []
+    for index, (temperature, nll_test) in enumerate(zip(temperatures, nll_tests)):
+        began = time.perf_counter()
+        tokens = sampled(generator, samples, seed, temperature)
+        if data.kind == ORACLE:
+            point = {"temperature": temperature, "nll_oracle": nll_per_token(data.oracle, tokens, NLL_BATCH)}
+        else:
+            scores = data.text_metrics()(tokens)
+            point = {"temperature": temperature, **{k: v for k, v in scores.items() if k != "bleu_hypotheses"}}
+        points.append({**point, "nll_test": nll_test})
+        if say is not None:
+            shown = " ".join(f"{key}={points[-1][key]:.4f}" for key in AXES[data.kind])
+            say(f"{run.label}: τ={temperature:g} ({index + 1}/{len(temperatures)}) {shown} "
+                f"({time.perf_counter() - began:.1f} s)")
+    return points
+
+
+def sampled(generator, count: int, seed: int, temperature: float):
+    """`seqgan sample -n count --seed seed --temperature τ`'s sequences [count, T]."""
+    return torch.cat([generator.sample(uniforms, temperature)
+                      for uniforms in sample_draws(seed, count, generator.seq_len, SAMPLE_CHUNK)])
+
+
+def frontier(locations: list[str], temperatures: list[float], samples: int, seed: int = 0,
+             checkpoint: str = "final", baseline: str = "mle", say=None) -> dict:
+    """The JSON document: the sweep of every run, then quality at equal diversity and which method's
+    curve is better than which (learner/watch/equal_diversity.py)."""
+    began = time.perf_counter()
+    runs = load_runs(locations, checkpoint)
+    for run in runs:
+        if not run.finished and say is not None:
+            say(f"{run.label}: not finished (no summary.json): its latest checkpoint {run.checkpoint}")
+    entries = [{"run": run.location, "label": run.label, "method": run.method, "seed": run.seed,
+                "checkpoint": run.checkpoint, "finished": run.finished,
+                "points": sweep(run, temperatures, samples, seed, say)} for run in runs]
+    kind = runs[0].data.kind
+    quality, diversity = AXES[kind]
+    return {"schema": SCHEMA, "kind": kind, "quality": quality, "diversity": diversity,
+            "samples": samples, "seed": seed, "checkpoint": checkpoint, "temperatures": temperatures,
+            "runs": entries, "equal_diversity": equal_diversity(entries, kind, baseline),
+            "dominance": dominance(entries, kind), "wall_s": round(time.perf_counter() - began, 1)}
+
+
+def table(document: dict, places: int = 3) -> str:
+    """Markdown: a row per (run, τ) with every measure, then quality at equal diversity and dominance."""
+    keys = [k for k in document["runs"][0]["points"][0] if k != "temperature"]
+    lines = ["| run | method | τ | " + " | ".join(keys) + " |", "| --- | --- | --- |" + " --- |" * len(keys)]
+    for entry in document["runs"]:
+        for point in entry["points"]:
+            cells = " | ".join(f"{point[k]:.{places}f}" for k in keys)
+            lines.append(f"| {entry['label']} | {entry['method']} | {point['temperature']:g} | {cells} |")
+    return "\n".join(lines + [""] + summary_lines(document, places))
+
+
+def stderr_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
