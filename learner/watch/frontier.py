@@ -23,8 +23,9 @@ from seqgan.models import check_temperature
 from seqgan.seeding import SAMPLE_CHUNK, sample_draws
 
 DEFAULT_TEMPERATURES = "0.5:1.5:0.05"
-# Sequences per NLL batch: [16, T, V] logits stay in cache (at V = 5000 three times faster than 1,024).
-NLL_BATCH = 16
+# Logits per NLL batch ([batch, T, V] elements): 16 sequences at T = 20, V = 5000 stay in cache, three
+# times faster than batches of 1,024 there; small models take many sequences a batch.
+NLL_ELEMENTS = 16 * 20 * 5000
 SCHEMA = 1  # the JSON document's version
 
 
@@ -66,13 +67,14 @@ def number(part: str, text: str) -> float:
 def sweep(run: FrontierRun, temperatures: list[float], samples: int, seed: int, say=None) -> list[dict]:
     """A point per temperature: the run's measures at τ (see the module's docstring)."""
     generator, data = run.generator, run.data
-    nll_tests = nll_at_temperatures(generator, data.test, temperatures, NLL_BATCH, data.end_token)
+    batch = nll_batch(generator)
+    nll_tests = nll_at_temperatures(generator, data.test, temperatures, batch, data.end_token)
     points = []
     for index, (temperature, nll_test) in enumerate(zip(temperatures, nll_tests)):
         began = time.perf_counter()
         tokens = sampled(generator, samples, seed, temperature)
         if data.kind == ORACLE:
-            point = {"temperature": temperature, "nll_oracle": nll_per_token(data.oracle, tokens, NLL_BATCH)}
+            point = {"temperature": temperature, "nll_oracle": nll_per_token(data.oracle, tokens, batch)}
         else:
             scores = data.text_metrics()(tokens)
             point = {"temperature": temperature, **{k: v for k, v in scores.items() if k != "bleu_hypotheses"}}
@@ -82,6 +84,11 @@ def sweep(run: FrontierRun, temperatures: list[float], samples: int, seed: int, 
             say(f"{run.label}: τ={temperature:g} ({index + 1}/{len(temperatures)}) {shown} "
                 f"({time.perf_counter() - began:.1f} s)")
     return points
+
+
+def nll_batch(generator) -> int:
+    """Sequences per NLL batch for the generator's (and its oracle's) sizes."""
+    return max(1, NLL_ELEMENTS // (generator.seq_len * generator.vocab_size))
 
 
 def sampled(generator, count: int, seed: int, temperature: float):
@@ -119,6 +126,23 @@ def table(document: dict, places: int = 3) -> str:
             cells = " | ".join(f"{point[k]:.{places}f}" for k in keys)
             lines.append(f"| {entry['label']} | {entry['method']} | {point['temperature']:g} | {cells} |")
     return "\n".join(lines + [""] + summary_lines(document, places))
+
+
+def read_frontier(path: str) -> dict:
+    """A frontier document written by `seqgan frontier --out` (an error naming the file otherwise)."""
+    import json
+
+    from seqgan.files import read_text
+
+    try:
+        document = json.loads(read_text(path, "frontier file"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"frontier file {path!r} is not JSON ({error})") from None
+    fields = ("schema", "kind", "runs", "equal_diversity", "dominance")
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA or not all(k in document for k in fields):
+        raise ValueError(f"frontier file {path!r} is not a `seqgan frontier --out` document of schema {SCHEMA} "
+                         f"(expected the fields {', '.join(fields)})")
+    return document
 
 
 def stderr_line(text: str) -> None:
