@@ -146,7 +146,7 @@ def test_equal_diversity_and_which_curve_is_better():
 def test_frontier_command_table_json_plot(oracle_runs, tmp_path, capsys):
     out, plot = tmp_path / "f.json", tmp_path / "f.png"
     assert main(["frontier", *oracle_runs, "--samples", "64", "--temperatures", "0.5,0.8", "--out", str(out),
-                 "--plot", str(plot)]) == 0
+                 "--plot", str(plot), "--judge", oracle_runs[0]]) == 0
     captured = capsys.readouterr()
     assert "| mle | mle | 0.5 |" in captured.out and "mle vs ss:" in captured.out
     assert "ss: τ=1 (3/3)" in captured.err  # progress
@@ -158,7 +158,11 @@ def test_frontier_command_table_json_plot(oracle_runs, tmp_path, capsys):
     assert [(e["method"], e["seed"], e["finished"]) for e in document["runs"]] == [("mle", 0, True), ("ss", 0, True)]
     for run in document["runs"]:
         assert run["checkpoint"].startswith("step-") and [p["temperature"] for p in run["points"]] == [0.5, 0.8, 1.0]
-        assert all(set(p) == {"temperature", "nll_oracle", "nll_test"} and p["nll_oracle"] > 0 for p in run["points"])
+        assert all(set(p) == {"temperature", "nll_oracle", "nll_test", "lm_score"} and p["nll_oracle"] > 0
+                   for p in run["points"])
+    judged_by_itself = [p["lm_score"] for p in document["runs"][0]["points"]]
+    assert judged_by_itself == sorted(judged_by_itself)  # G's own sharper samples are likelier under G
+    assert document["judge"]["run"] == oracle_runs[0]
     assert document["equal_diversity"]["level"] == document["runs"][0]["points"][2]["nll_test"]
     assert set(document["equal_diversity"]["methods"]) == {"mle", "ss"}
     assert document["dominance"][0]["methods"] == ["mle", "ss"]

@@ -39,7 +39,7 @@ def cmd_frontier(args) -> None:
         from learner.watch.plot import new_figure
         new_figure()  # matplotlib missing: said now
     document = frontier(args.runs, args.temperatures, args.samples, args.seed, args.checkpoint, args.baseline,
-                        say=stderr_line)
+                        say=stderr_line, judge=args.judge)
     text = json.dumps(document, indent=1)
     if args.out is not None:
         atomic_write_bytes(args.out, [text.encode()])
@@ -67,6 +67,9 @@ def register(sub) -> None:
                          help="final: each run's latest checkpoint; best: the one after its best evaluation")
     command.add_argument("--baseline", default="mle",
                          help="the method whose τ = 1 diversity sets the level of equal diversity (default mle)")
+    command.add_argument("--judge", metavar="RUN_DIR",
+                         help="a run on the same data (an MLE run) whose generator scores every sample: lm_score, "
+                              "the per-token NLL of the samples under it (lower: more like real data)")
     command.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     command.add_argument("--out", metavar="FILE.json", help="also write the JSON document here")
     command.add_argument("--plot", metavar="FILE.png", help="draw the curves into this image (seqgan[watch])")

@@ -64,8 +64,10 @@ def number(part: str, text: str) -> float:
         raise ValueError(f"expected a number, got {part.strip()!r} in {text!r}") from None
 
 
-def sweep(run: FrontierRun, temperatures: list[float], samples: int, seed: int, say=None) -> list[dict]:
-    """A point per temperature: the run's measures at τ (see the module's docstring)."""
+def sweep(run: FrontierRun, temperatures: list[float], samples: int, seed: int, say=None,
+          judge: FrontierRun | None = None) -> list[dict]:
+    """A point per temperature: the run's measures at τ (see the module's docstring); with a `judge`
+    run, its generator's per-token NLL of the samples (`lm_score`, Caccia et al.'s LM score)."""
     generator, data = run.generator, run.data
     batch = nll_batch(generator)
     nll_tests = nll_at_temperatures(generator, data.test, temperatures, batch, data.end_token)
@@ -78,6 +80,8 @@ def sweep(run: FrontierRun, temperatures: list[float], samples: int, seed: int, 
         else:
             scores = data.text_metrics()(tokens)
             point = {"temperature": temperature, **{k: v for k, v in scores.items() if k != "bleu_hypotheses"}}
+        if judge is not None:
+            point["lm_score"] = nll_per_token(judge.generator, tokens, batch, data.end_token)
         points.append({**point, "nll_test": nll_test})
         if say is not None:
             shown = " ".join(f"{key}={points[-1][key]:.4f}" for key in AXES[data.kind])
@@ -98,21 +102,24 @@ def sampled(generator, count: int, seed: int, temperature: float):
 
 
 def frontier(locations: list[str], temperatures: list[float], samples: int, seed: int = 0,
-             checkpoint: str = "final", baseline: str = "mle", say=None) -> dict:
+             checkpoint: str = "final", baseline: str = "mle", say=None, judge: str | None = None) -> dict:
     """The JSON document: the sweep of every run, then quality at equal diversity and which method's
-    curve is better than which (learner/watch/equal_diversity.py)."""
+    curve is better than which (learner/watch/equal_diversity.py). `judge`: a run on the same data
+    whose final generator scores every sample."""
     began = time.perf_counter()
-    runs = load_runs(locations, checkpoint)
+    runs = load_runs(locations + ([judge] if judge else []), checkpoint)
+    judge_run = runs.pop() if judge else None
     for run in runs:
         if not run.finished and say is not None:
             say(f"{run.label}: not finished (no summary.json): its latest checkpoint {run.checkpoint}")
     entries = [{"run": run.location, "label": run.label, "method": run.method, "seed": run.seed,
                 "checkpoint": run.checkpoint, "finished": run.finished,
-                "points": sweep(run, temperatures, samples, seed, say)} for run in runs]
+                "points": sweep(run, temperatures, samples, seed, say, judge_run)} for run in runs]
     kind = runs[0].data.kind
     quality, diversity = AXES[kind]
     return {"schema": SCHEMA, "kind": kind, "quality": quality, "diversity": diversity,
             "samples": samples, "seed": seed, "checkpoint": checkpoint, "temperatures": temperatures,
+            "judge": None if judge_run is None else {"run": judge_run.location, "checkpoint": judge_run.checkpoint},
             "runs": entries, "equal_diversity": equal_diversity(entries, kind, baseline),
             "dominance": dominance(entries, kind), "wall_s": round(time.perf_counter() - began, 1)}
 

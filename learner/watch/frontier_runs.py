@@ -57,8 +57,9 @@ def load_runs(locations: list[str], checkpoint: str = "final") -> list[FrontierR
     if checkpoint not in CHECKPOINTS:
         raise ValueError(f"--checkpoint: expected one of {', '.join(CHECKPOINTS)}, got {checkpoint!r}")
     shared: dict[str, HeldOut] = {}  # one copy per data section
-    runs = [load_run(location, label, checkpoint, shared)
-            for location, label in zip(locations, run_labels(locations))]
+    distinct = list(dict.fromkeys(locations))  # a run given twice (a judge among the runs) keeps its name
+    labels = dict(zip(distinct, run_labels(distinct)))
+    runs = [load_run(location, labels[location], checkpoint, shared) for location in locations]
     first = runs[0]
     for run in runs[1:]:
         if run.data.kind != first.data.kind:
