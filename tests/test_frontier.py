@@ -243,3 +243,33 @@ def test_frontier_of_a_text_run_scores_bleu_and_self_bleu(tmp_path, capsys):
     scores = TextMetrics(read_corpus(corpus).test, 0)(read_tokens(tmp_path / "s.txt", vocab, 8))
     assert points[1] == {"temperature": 1.0, "nll_test": points[1]["nll_test"],
                          **{k: v for k, v in scores.items() if k != "bleu_hypotheses"}}
+
+
+def reverse_lm_inputs():
+    from seqgan.config_files import load_config
+    from seqgan.data.real_data import real_data
+
+    config = load_config("deploy/configs/smoke.yaml", TINY)
+    train, test, _ = real_data(config)
+    junk = train[:1].repeat(len(train), 1)  # one sequence, over and over: no diversity at all
+    return config, [train, junk], test
+
+
+@pytest.mark.unit
+def test_reverse_lm_of_diverse_samples_explains_the_test_set_better():
+    from learner.watch.reverse_lm import reverse_lm_scores
+
+    config, sample_sets, test = reverse_lm_inputs()
+    real, junk = reverse_lm_scores(config, sample_sets, test)
+    assert real < junk
+    with pytest.raises(ValueError, match="at least data.batch_size = 32, got 8"):
+        reverse_lm_scores(config, [sample_sets[0][:8]], test)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_reverse_lm_as_ray_tasks_scores_as_inline():
+    from learner.watch.reverse_lm import reverse_lm_scores
+
+    config, sample_sets, test = reverse_lm_inputs()
+    assert reverse_lm_scores(config, sample_sets, test, workers=2) == reverse_lm_scores(config, sample_sets, test)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from learner.commands.common import new_output, positive_int, seed_int
+from learner.commands.common import int_at_least, keep_local_ray_on_loopback, new_output, positive_int, seed_int
 from seqgan.config import MAX_SEQUENCES
 
 DEFAULT_SAMPLES = 10000
@@ -32,6 +32,10 @@ def cmd_frontier(args) -> None:
     from learner.watch.frontier import frontier, stderr_line, table
     from seqgan.files import atomic_write_bytes
 
+    if args.workers and not args.reverse_lm:
+        raise ValueError("--workers runs the --reverse-lm trainings: give --reverse-lm too")
+    if args.workers:
+        keep_local_ray_on_loopback()
     for path in (args.out, args.plot):
         if path is not None:
             new_output(path)  # refused before minutes of work, not after
@@ -39,7 +43,7 @@ def cmd_frontier(args) -> None:
         from learner.watch.plot import new_figure
         new_figure()  # matplotlib missing: said now
     document = frontier(args.runs, args.temperatures, args.samples, args.seed, args.checkpoint, args.baseline,
-                        say=stderr_line, judge=args.judge)
+                        say=stderr_line, judge=args.judge, reverse_lm=args.workers if args.reverse_lm else None)
     text = json.dumps(document, indent=1)
     if args.out is not None:
         atomic_write_bytes(args.out, [text.encode()])
@@ -70,6 +74,12 @@ def register(sub) -> None:
     command.add_argument("--judge", metavar="RUN_DIR",
                          help="a run on the same data (an MLE run) whose generator scores every sample: lm_score, "
                               "the per-token NLL of the samples under it (lower: more like real data)")
+    command.add_argument("--reverse-lm", action="store_true",
+                         help="add reverse_lm: NLL-test of a fresh generator trained by MLE on the samples at each τ "
+                              "(the run's sizes and train.mle_epochs: one training per run and τ)")
+    command.add_argument("--workers", type=int_at_least(0, "a number of Ray workers >= 0"), default=0,
+                         help="with --reverse-lm: its trainings as parallel Ray tasks on a local Ray of this many "
+                              "CPUs (or the Ray already joined); 0 (default): one after another in this process")
     command.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     command.add_argument("--out", metavar="FILE.json", help="also write the JSON document here")
     command.add_argument("--plot", metavar="FILE.png", help="draw the curves into this image (seqgan[watch])")

@@ -18,6 +18,7 @@ import torch
 
 from learner.watch.equal_diversity import AXES, dominance, equal_diversity, summary_lines
 from learner.watch.frontier_runs import ORACLE, FrontierRun, load_runs
+from learner.watch.reverse_lm import reverse_lm_scores
 from seqgan.metrics import nll_at_temperatures, nll_per_token
 from seqgan.models import check_temperature
 from seqgan.seeding import SAMPLE_CHUNK, sample_draws
@@ -65,16 +66,19 @@ def number(part: str, text: str) -> float:
 
 
 def sweep(run: FrontierRun, temperatures: list[float], samples: int, seed: int, say=None,
-          judge: FrontierRun | None = None) -> list[dict]:
+          judge: FrontierRun | None = None, reverse_lm: int | None = None) -> list[dict]:
     """A point per temperature: the run's measures at τ (see the module's docstring); with a `judge`
-    run, its generator's per-token NLL of the samples (`lm_score`, Caccia et al.'s LM score)."""
+    run, its generator's per-token NLL of the samples (`lm_score`, Caccia et al.'s LM score); with
+    `reverse_lm` (a number of Ray workers, 0: inline) the reverse LM score (learner/watch/reverse_lm.py)."""
     generator, data = run.generator, run.data
     batch = nll_batch(generator)
     nll_tests = nll_at_temperatures(generator, data.test, temperatures, batch, data.end_token)
-    points = []
+    points, sample_sets = [], []
     for index, (temperature, nll_test) in enumerate(zip(temperatures, nll_tests)):
         began = time.perf_counter()
         tokens = sampled(generator, samples, seed, temperature)
+        if reverse_lm is not None:
+            sample_sets.append(tokens)
         if data.kind == ORACLE:
             point = {"temperature": temperature, "nll_oracle": nll_per_token(data.oracle, tokens, batch)}
         else:
@@ -87,6 +91,14 @@ def sweep(run: FrontierRun, temperatures: list[float], samples: int, seed: int, 
             shown = " ".join(f"{key}={points[-1][key]:.4f}" for key in AXES[data.kind])
             say(f"{run.label}: τ={temperature:g} ({index + 1}/{len(temperatures)}) {shown} "
                 f"({time.perf_counter() - began:.1f} s)")
+    if reverse_lm is not None:
+        began = time.perf_counter()
+        scores = reverse_lm_scores(run.config, sample_sets, data.test, reverse_lm)
+        for point, score in zip(points, scores):
+            point["reverse_lm"] = score
+        if say is not None:
+            where = f"Ray tasks on {reverse_lm} CPUs" if reverse_lm else "inline"
+            say(f"{run.label}: reverse LM at {len(points)} temperatures, {where} ({time.perf_counter() - began:.1f} s)")
     return points
 
 
@@ -102,10 +114,11 @@ def sampled(generator, count: int, seed: int, temperature: float):
 
 
 def frontier(locations: list[str], temperatures: list[float], samples: int, seed: int = 0,
-             checkpoint: str = "final", baseline: str = "mle", say=None, judge: str | None = None) -> dict:
+             checkpoint: str = "final", baseline: str = "mle", say=None, judge: str | None = None,
+             reverse_lm: int | None = None) -> dict:
     """The JSON document: the sweep of every run, then quality at equal diversity and which method's
     curve is better than which (learner/watch/equal_diversity.py). `judge`: a run on the same data
-    whose final generator scores every sample."""
+    whose generator scores every sample; `reverse_lm`: see sweep."""
     began = time.perf_counter()
     runs = load_runs(locations + ([judge] if judge else []), checkpoint)
     judge_run = runs.pop() if judge else None
@@ -114,7 +127,7 @@ def frontier(locations: list[str], temperatures: list[float], samples: int, seed
             say(f"{run.label}: not finished (no summary.json): its latest checkpoint {run.checkpoint}")
     entries = [{"run": run.location, "label": run.label, "method": run.method, "seed": run.seed,
                 "checkpoint": run.checkpoint, "finished": run.finished,
-                "points": sweep(run, temperatures, samples, seed, say, judge_run)} for run in runs]
+                "points": sweep(run, temperatures, samples, seed, say, judge_run, reverse_lm)} for run in runs]
     kind = runs[0].data.kind
     quality, diversity = AXES[kind]
     return {"schema": SCHEMA, "kind": kind, "quality": quality, "diversity": diversity,

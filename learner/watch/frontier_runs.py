@@ -50,6 +50,7 @@ class FrontierRun:
     finished: bool  # the run wrote its summary.json
     generator: Generator
     data: HeldOut
+    config: Config  # the run's own (the reverse LM trains with its sizes and schedule)
 
 
 def load_runs(locations: list[str], checkpoint: str = "final") -> list[FrontierRun]:
@@ -81,7 +82,7 @@ def load_run(location: str, label: str, checkpoint: str, shared: dict[str, HeldO
     if key not in shared:
         shared[key] = held_out(config)
     return FrontierRun(location, label, method_of(train), int(train.get("seed", 0)), name,
-                       store.is_file("summary.json"), load_generator(location, name), shared[key])
+                       store.is_file("summary.json"), load_generator(location, name), shared[key], config)
 
 
 def is_oracle_run(config: Config) -> bool:
