@@ -84,12 +84,15 @@ def test_as_tau_falls_nll_oracle_falls_and_nll_test_rises(seed):
         for mine, true in zip(generator.parameters(), oracle.parameters()):
             mine.copy_(true + 0.1 * torch.randn(true.shape, generator=noise))
     test = oracle.sample(uniforms(seed + 200, (500, 10)))
-    run = FrontierRun("r", "r", "mle", seed, "step-0", True, generator.eval(), HeldOut(ORACLE, test, oracle, None, ""))
+    run = FrontierRun("r", "r", "mle", seed, "step-0", True, generator.eval(), HeldOut(ORACLE, test, oracle, None, ""),
+                      None)
     points = sweep(run, [0.4, 0.6, 0.8, 1.0], samples=500, seed=seed)
     oracle_nll = [p["nll_oracle"] for p in points]
     test_nll = [p["nll_test"] for p in points]
     assert oracle_nll == sorted(oracle_nll) and len(set(oracle_nll)) == 4, oracle_nll  # rises with τ
     assert test_nll == sorted(test_nll, reverse=True) and len(set(test_nll)) == 4, test_nll  # falls with τ
+    if seed == 0:  # the temperatures shared out over two processes: the same points
+        assert sweep(run, [0.4, 0.6, 0.8, 1.0], samples=500, seed=seed, processes=2) == points
 
 
 @pytest.mark.unit

@@ -29,6 +29,7 @@ def samples_arg(text: str) -> int:
 
 
 def cmd_frontier(args) -> None:
+    from actors.inline_pool import usable_cores
     from learner.watch.frontier import frontier, stderr_line, table
     from seqgan.files import atomic_write_bytes
 
@@ -43,7 +44,8 @@ def cmd_frontier(args) -> None:
         from learner.watch.plot import new_figure
         new_figure()  # matplotlib missing: said now
     document = frontier(args.runs, args.temperatures, args.samples, args.seed, args.checkpoint, args.baseline,
-                        say=stderr_line, judge=args.judge, reverse_lm=args.workers if args.reverse_lm else None)
+                        say=stderr_line, judge=args.judge, reverse_lm=args.workers if args.reverse_lm else None,
+                        processes=args.processes or usable_cores())
     text = json.dumps(document, indent=1)
     if args.out is not None:
         atomic_write_bytes(args.out, [text.encode()])
@@ -80,6 +82,9 @@ def register(sub) -> None:
     command.add_argument("--workers", type=int_at_least(0, "a number of Ray workers >= 0"), default=0,
                          help="with --reverse-lm: its trainings as parallel Ray tasks on a local Ray of this many "
                               "CPUs (or the Ray already joined); 0 (default): one after another in this process")
+    command.add_argument("--processes", type=positive_int, default=None,
+                         help="processes sharing out each run's temperatures, one torch thread each (default: one "
+                              "per usable core); the figures do not depend on it")
     command.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     command.add_argument("--out", metavar="FILE.json", help="also write the JSON document here")
     command.add_argument("--plot", metavar="FILE.png", help="draw the curves into this image (seqgan[watch])")

@@ -11,11 +11,14 @@ At each temperature τ, N samples drawn with `seqgan sample --seed S`'s draws (t
 """
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
+from actors.inline_pool import torch_threads
 from learner.watch.equal_diversity import AXES, dominance, equal_diversity, summary_lines
 from learner.watch.frontier_runs import ORACLE, FrontierRun, load_runs
 from learner.watch.reverse_lm import reverse_lm_scores
@@ -65,32 +68,35 @@ def number(part: str, text: str) -> float:
         raise ValueError(f"expected a number, got {part.strip()!r} in {text!r}") from None
 
 
+_task = None  # (run, judge, samples, seed, keep samples): the sweep forked pool processes work on
+
+
 def sweep(run: FrontierRun, temperatures: list[float], samples: int, seed: int, say=None,
-          judge: FrontierRun | None = None, reverse_lm: int | None = None) -> list[dict]:
+          judge: FrontierRun | None = None, reverse_lm: int | None = None, processes: int = 1) -> list[dict]:
     """A point per temperature: the run's measures at τ (see the module's docstring); with a `judge`
     run, its generator's per-token NLL of the samples (`lm_score`, Caccia et al.'s LM score); with
-    `reverse_lm` (a number of Ray workers, 0: inline) the reverse LM score (learner/watch/reverse_lm.py)."""
-    generator, data = run.generator, run.data
-    batch = nll_batch(generator)
-    nll_tests = nll_at_temperatures(generator, data.test, temperatures, batch, data.end_token)
-    points, sample_sets = [], []
-    for index, (temperature, nll_test) in enumerate(zip(temperatures, nll_tests)):
-        began = time.perf_counter()
-        tokens = sampled(generator, samples, seed, temperature)
-        if reverse_lm is not None:
-            sample_sets.append(tokens)
-        if data.kind == ORACLE:
-            point = {"temperature": temperature, "nll_oracle": nll_per_token(data.oracle, tokens, batch)}
-        else:
-            scores = data.text_metrics()(tokens)
-            point = {"temperature": temperature, **{k: v for k, v in scores.items() if k != "bleu_hypotheses"}}
-        if judge is not None:
-            point["lm_score"] = nll_per_token(judge.generator, tokens, batch, data.end_token)
-        points.append({**point, "nll_test": nll_test})
-        if say is not None:
-            shown = " ".join(f"{key}={points[-1][key]:.4f}" for key in AXES[data.kind])
-            say(f"{run.label}: τ={temperature:g} ({index + 1}/{len(temperatures)}) {shown} "
-                f"({time.perf_counter() - began:.1f} s)")
+    `reverse_lm` (a number of Ray workers, 0: inline) the reverse LM score (learner/watch/reverse_lm.py).
+    The temperatures are shared out over `processes` forked processes; every τ is measured with one
+    torch thread, so the points are the same for any number of processes."""
+    global _task
+    data = run.data
+    if data.kind != ORACLE:
+        data.text_metrics()  # the reference table, counted here once, not in every process
+    with torch_threads(1):
+        nll_tests = nll_at_temperatures(run.generator, data.test, temperatures, nll_batch(run.generator),
+                                        data.end_token)
+        _task = (run, judge, samples, seed, reverse_lm is not None)
+        points, sample_sets = [], []
+        try:
+            for index, (point, tokens, seconds) in enumerate(over_processes(measure, temperatures, processes)):
+                points.append({**point, "nll_test": nll_tests[index]})
+                sample_sets.append(tokens)
+                if say is not None:
+                    shown = " ".join(f"{key}={points[-1][key]:.4f}" for key in AXES[data.kind])
+                    say(f"{run.label}: τ={point['temperature']:g} ({index + 1}/{len(temperatures)}) {shown} "
+                        f"({seconds:.1f} s)")
+        finally:
+            _task = None
     if reverse_lm is not None:
         began = time.perf_counter()
         scores = reverse_lm_scores(run.config, sample_sets, data.test, reverse_lm)
@@ -100,6 +106,34 @@ def sweep(run: FrontierRun, temperatures: list[float], samples: int, seed: int, 
             where = f"Ray tasks on {reverse_lm} CPUs" if reverse_lm else "inline"
             say(f"{run.label}: reverse LM at {len(points)} temperatures, {where} ({time.perf_counter() - began:.1f} s)")
     return points
+
+
+def measure(temperature: float) -> tuple[dict, torch.Tensor | None, float]:
+    """(the measures of _task's run at τ but NLL-test, its samples when kept, seconds taken)."""
+    run, judge, samples, seed, keep = _task
+    began = time.perf_counter()
+    data, batch = run.data, nll_batch(run.generator)
+    tokens = sampled(run.generator, samples, seed, temperature)
+    if data.kind == ORACLE:
+        point = {"temperature": temperature, "nll_oracle": nll_per_token(data.oracle, tokens, batch)}
+    else:
+        scores = data.text_metrics()(tokens)
+        point = {"temperature": temperature, **{k: v for k, v in scores.items() if k != "bleu_hypotheses"}}
+    if judge is not None:
+        point["lm_score"] = nll_per_token(judge.generator, tokens, batch, data.end_token)
+    return point, tokens if keep else None, time.perf_counter() - began
+
+
+def over_processes(function, items: list, processes: int):
+    """function(item) for each item, in order: in this process, or on a pool of forked processes
+    (they inherit the models instead of unpickling copies; one torch thread each)."""
+    if processes == 1 or len(items) == 1:
+        yield from map(function, items)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(processes, len(items)), mp_context=context, initializer=torch.set_num_threads,
+                             initargs=(1,)) as pool:
+        yield from pool.map(function, items)
 
 
 def nll_batch(generator) -> int:
@@ -115,10 +149,10 @@ def sampled(generator, count: int, seed: int, temperature: float):
 
 def frontier(locations: list[str], temperatures: list[float], samples: int, seed: int = 0,
              checkpoint: str = "final", baseline: str = "mle", say=None, judge: str | None = None,
-             reverse_lm: int | None = None) -> dict:
+             reverse_lm: int | None = None, processes: int = 1) -> dict:
     """The JSON document: the sweep of every run, then quality at equal diversity and which method's
     curve is better than which (learner/watch/equal_diversity.py). `judge`: a run on the same data
-    whose generator scores every sample; `reverse_lm`: see sweep."""
+    whose generator scores every sample; `reverse_lm` and `processes`: see sweep."""
     began = time.perf_counter()
     runs = load_runs(locations + ([judge] if judge else []), checkpoint)
     judge_run = runs.pop() if judge else None
@@ -127,7 +161,7 @@ def frontier(locations: list[str], temperatures: list[float], samples: int, seed
             say(f"{run.label}: not finished (no summary.json): its latest checkpoint {run.checkpoint}")
     entries = [{"run": run.location, "label": run.label, "method": run.method, "seed": run.seed,
                 "checkpoint": run.checkpoint, "finished": run.finished,
-                "points": sweep(run, temperatures, samples, seed, say, judge_run, reverse_lm)} for run in runs]
+                "points": sweep(run, temperatures, samples, seed, say, judge_run, reverse_lm, processes)} for run in runs]
     kind = runs[0].data.kind
     quality, diversity = AXES[kind]
     return {"schema": SCHEMA, "kind": kind, "quality": quality, "diversity": diversity,
