@@ -32,22 +32,12 @@ def reverse_lm_task(config: Config, samples: torch.Tensor, test: torch.Tensor) -
 def reverse_lm_scores(config: Config, sample_sets: list[torch.Tensor], test: torch.Tensor,
                       workers: int = 0) -> list[float]:
     """reverse_lm_score of each sample set: inline (workers 0) or as Ray tasks on a local Ray of
-    `workers` CPUs (or the Ray this process is already connected to)."""
+    `workers` CPUs (or the Ray this process has joined: learner.remote.run_as_tasks)."""
     if any(len(samples) < config.data.batch_size for samples in sample_sets):
         raise ValueError(f"--reverse-lm trains on full batches: --samples must be at least data.batch_size "
                          f"= {config.data.batch_size}, got {min(len(samples) for samples in sample_sets)}")
     if workers == 0:
         return [reverse_lm_score(config, samples, test) for samples in sample_sets]
-    import ray
+    from learner.remote import run_as_tasks
 
-    started = not ray.is_initialized()
-    if started:  # a cluster of our own, on the loopback only (learner.commands.common)
-        ray.init(address="local", num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
-                 log_to_driver=False)
-    try:
-        task = ray.remote(num_cpus=1)(reverse_lm_task)
-        test_ref = ray.put(test)
-        return ray.get([task.remote(config, samples, test_ref) for samples in sample_sets])
-    finally:
-        if started:
-            ray.shutdown()
+    return run_as_tasks(reverse_lm_task, [(config, samples, test) for samples in sample_sets], workers)
