@@ -236,7 +236,8 @@ def test_frontier_of_a_text_run_scores_bleu_and_self_bleu(tmp_path, capsys):
     document = json.loads(capsys.readouterr().out)
     assert (document["kind"], document["quality"], document["diversity"]) == ("text", "bleu_5", "self_bleu_5")
     points = document["runs"][0]["points"]
-    assert set(points[0]) == {"temperature", "nll_test", *(f"{k}_{n}" for k in ("bleu", "self_bleu") for n in range(2, 6))}
+    measures = {f"{kind}_{n}" for kind in ("bleu", "self_bleu") for n in range(2, 6)}
+    assert set(points[0]) == {"temperature", "nll_test", *measures}
     assert all(0 <= p["bleu_5"] <= 1 and 0 <= p["self_bleu_5"] <= 1 for p in points)
     assert points[0]["nll_test"] > points[1]["nll_test"]
     # τ = 1: the text metrics of `seqgan sample`'s 32 sequences against the corpus's test split

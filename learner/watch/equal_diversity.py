@@ -125,7 +125,8 @@ def summary_lines(document: dict, places: int = 3) -> list[str]:
         for method, row in result["methods"].items():
             taus = [r["temperature"] for r in row["runs"] if r is not None]
             tau = f"{statistics.fmean(taus):.2f}" if taus else ""
-            lines.append(f"| {method} | {row['reached']}/{row['of']} | {cell(row['mean'], row['sd'], places)} | {tau} |")
+            value = cell(row["mean"], row["sd"], places)
+            lines.append(f"| {method} | {row['reached']}/{row['of']} | {value} | {tau} |")
     lines.append("")
     for verdict in document["dominance"]:
         span = "" if verdict["from"] is None else \

@@ -161,7 +161,8 @@ def frontier(locations: list[str], temperatures: list[float], samples: int, seed
             say(f"{run.label}: not finished (no summary.json): its latest checkpoint {run.checkpoint}")
     entries = [{"run": run.location, "label": run.label, "method": run.method, "seed": run.seed,
                 "checkpoint": run.checkpoint, "finished": run.finished,
-                "points": sweep(run, temperatures, samples, seed, say, judge_run, reverse_lm, processes)} for run in runs]
+                "points": sweep(run, temperatures, samples, seed, say, judge_run, reverse_lm, processes)}
+               for run in runs]
     kind = runs[0].data.kind
     quality, diversity = AXES[kind]
     return {"schema": SCHEMA, "kind": kind, "quality": quality, "diversity": diversity,
