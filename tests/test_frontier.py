@@ -176,6 +176,12 @@ def test_frontier_command_table_json_plot(oracle_runs, tmp_path, capsys):
     from seqgan.data.tokens import read_tokens
     generator = load_generator(oracle_runs[0])
     assert torch.equal(sampled(generator, 64, 0, 1.0), read_tokens(tmp_path / "s.txt", 60, 10))
+    assert main(["sample", "--run", oracle_runs[0], "-n", "64", "--temperature", "0.5", "--out",
+                 str(tmp_path / "cold.txt")]) == 0
+    assert torch.equal(sampled(generator, 64, 0, 0.5), read_tokens(tmp_path / "cold.txt", 60, 10))
+    with pytest.raises(SystemExit) as refused:
+        main(["sample", "--run", oracle_runs[0], "-n", "4", "--temperature", "-1", "--out", str(tmp_path / "x")])
+    assert refused.value.code == 2 and "expected a temperature: a finite number > 0, got '-1'" in capsys.readouterr().err
     # the report's columns from the frontier's JSON
     capsys.readouterr()
     assert main(["report", *oracle_runs, "--by-method", "--frontier", str(out)]) == 0
