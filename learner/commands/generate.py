@@ -5,7 +5,7 @@ import argparse
 
 from learner.commands.common import new_output, positive_int, seed_int, temperature_value
 from seqgan.config import MAX_SEQUENCES
-from seqgan.seeding import SAMPLE_CHUNK
+from seqgan.seeding import SAMPLE_CHUNK, sample_draws
 
 
 def sample_count(text: str) -> int:
@@ -68,7 +68,6 @@ def _sample_text(generator, count: int, seed: int, format_lines=None, temperatur
     """The sampled lines at `temperature`, SAMPLE_CHUNK sequences at a time (encoded text);
     format_lines(tokens [N, T]) makes the text (default: token ids)."""
     from seqgan.data.tokens import format_tokens
-    from seqgan.seeding import sample_draws
 
     format_lines = format_lines or format_tokens
     for uniforms in sample_draws(seed, count, generator.seq_len, SAMPLE_CHUNK):
