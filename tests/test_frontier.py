@@ -283,3 +283,20 @@ def test_reverse_lm_as_ray_tasks_scores_as_inline():
 
     config, sample_sets, test = reverse_lm_inputs()
     assert reverse_lm_scores(config, sample_sets, test, workers=2) == reverse_lm_scores(config, sample_sets, test)
+
+
+@pytest.mark.unit
+def test_plot_of_text_runs_with_seeds_as_a_band(tmp_path):
+    from learner.watch.frontier_plot import method_band, plot_frontier
+
+    def text_entry(method, seed, shift):
+        return {"method": method, "seed": seed, "points": [
+            {"temperature": t, "bleu_5": 0.2 + shift - 0.1 * t, "self_bleu_5": 0.6 - 0.2 * t, "nll_test": 3 + t}
+            for t in (0.5, 1.0, 1.5)]}
+
+    entries = [text_entry("mle", 0, 0.0), text_entry("mle", 1, 0.02), text_entry("seqgan", 0, 0.05)]
+    document = {"kind": "text", "samples": 10, "seed": 0, "checkpoint": "final", "temperatures": [0.5, 1.0, 1.5],
+                "runs": entries, "equal_diversity": equal_diversity(entries, "text", "mle")}
+    assert method_band(entries[:2], "self_bleu_5", "bleu_5")[1] == pytest.approx((1.0, 0.4, 0.11, math.sqrt(2e-4)))
+    plot_frontier(document, str(tmp_path / "text.png"))
+    assert (tmp_path / "text.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "text.png").stat().st_size > 10_000
