@@ -173,3 +173,22 @@ def ray_runtime(config: Config, local: bool) -> tuple[RemoteLearner, RayPool]:
     if local:
         check_local_fit(config)
     return RemoteLearner(config), RayPool(config, method_for(config))
+
+
+def run_as_tasks(function, calls: list[tuple], num_cpus: int) -> list:
+    """function(*call) for each call as parallel Ray tasks of one CPU each, the results in order: on
+    the Ray this process has joined, else on a local Ray of `num_cpus` CPUs (loopback only) started
+    and shut down here. A task's error is raised as itself."""
+    started = not ray.is_initialized()
+    if started:
+        start_reaper()  # ends the local cluster's processes even if this process is SIGKILLed
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+                 log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1)(function)
+        return ray.get([task.remote(*call) for call in calls])
+    except RayTaskError as error:
+        raise error.cause from None
+    finally:
+        if started:
+            ray.shutdown()

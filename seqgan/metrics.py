@@ -6,28 +6,37 @@ import math
 import torch
 
 from seqgan.endings import past_end
-from seqgan.models import Generator
+from seqgan.models import Generator, token_log_probs
+
+
+def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = 1024,
+                  end_token: int | None = None, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood in nats per token of `tokens` [N, T] under `model` at
+    `temperature`; with `end_token`, over the tokens up to and including each sequence's first end token."""
+    return nll_at_temperatures(model, tokens, [temperature], batch_size, end_token)[0]
 
 
 @torch.no_grad()
-def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = 1024,
-                  end_token: int | None = None) -> float:
-    """Mean negative log-likelihood in nats per token of `tokens` [N, T] under `model`; with
-    `end_token`, over the tokens up to and including each sequence's first end token."""
+def nll_at_temperatures(model: Generator, tokens: torch.Tensor, temperatures, batch_size: int = 1024,
+                        end_token: int | None = None) -> list[float]:
+    """nll_per_token at each temperature, the logits of each batch made once for all of them."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    total, count = 0.0, tokens.numel()
+    totals, count = [0.0] * len(temperatures), tokens.numel()
     for start in range(0, len(tokens), batch_size):
         batch = tokens[start:start + batch_size].to(device)  # [b, T]
-        log_probs = model.log_probs(batch).double()  # [b, T]
+        logits = model(batch)  # [b, T, V]
         ended = past_end(batch, end_token)
         if ended is not None:
-            log_probs = log_probs.masked_fill(ended, 0.0)
             count -= ended.sum().item()
-        total -= log_probs.sum().item()
+        for index, temperature in enumerate(temperatures):
+            log_probs = token_log_probs(logits, batch, temperature).double()  # [b, T]
+            if ended is not None:
+                log_probs = log_probs.masked_fill(ended, 0.0)
+            totals[index] -= log_probs.sum().item()
     model.train(was_training)
-    return total / count
+    return [total / count for total in totals]
 
 
 def finite_or_none(value: float) -> float | None:

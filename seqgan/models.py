@@ -1,6 +1,8 @@
 """Pure torch models: the LSTM generator (also the oracle's class) and the paper's CNN discriminator."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,6 +16,24 @@ SAMPLE_ROWS = 128  # CPU: rows per block, so a block's [rows, V] intermediates s
 # GPU: [rows, V] elements per block (256 MiB fp32); launches cost more than cache misses there.
 GPU_SAMPLE_ELEMENTS = 1 << 26
 CDF_BLOCK = 64  # vocabulary block of the two-level inverse CDF
+
+
+def check_temperature(value: float) -> float:
+    """A sampling temperature: a finite number above 0 (logits are divided by it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"expected a temperature: a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """logits / temperature; at 1 the logits themselves, so τ = 1 is bit for bit the untempered model."""
+    return logits if temperature == 1.0 else logits / temperature
+
+
+def token_log_probs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """log softmax(logits / temperature) at `tokens`: logits [B, T, V], tokens [B, T] -> [B, T]."""
+    logp = F.log_softmax(tempered(logits, temperature), dim=-1)
+    return logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
 
 
 def sample_tokens(logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
@@ -75,10 +95,9 @@ class Generator(nn.Module):
         hidden, _ = self.lstm(self.embedding(self.inputs_for(tokens)))
         return self.out(hidden)
 
-    def log_probs(self, tokens: torch.Tensor) -> torch.Tensor:
-        """log G(y_t | y_<t) for tokens [B, T] -> [B, T]."""
-        logp = F.log_softmax(self(tokens), dim=-1)
-        return logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    def log_probs(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """log G(y_t | y_<t) for tokens [B, T] -> [B, T], of G at `temperature` (logits / τ)."""
+        return token_log_probs(self(tokens), tokens, temperature)
 
     def advance(self, inputs: torch.Tensor, state: State) -> State:
         """One LSTM step: inputs [U] token ids, state (h, c) [U, H] -> new state."""
@@ -90,13 +109,15 @@ class Generator(nn.Module):
         return torch.sigmoid(o) * torch.tanh(c), c
 
     @torch.no_grad()
-    def next_tokens(self, h: torch.Tensor, uniforms: torch.Tensor, rows: int | None = None) -> torch.Tensor:
-        """Sample the next tokens [U] from hidden states h [U, H]; logits are made `rows` rows at a time,
-        by default small blocks on a CPU (cache) and large on a GPU (few kernel launches, memory bounded).
-        One step knows no history: whoever assembles whole sequences pads them after their end token."""
+    def next_tokens(self, h: torch.Tensor, uniforms: torch.Tensor, rows: int | None = None,
+                    temperature: float = 1.0) -> torch.Tensor:
+        """Sample the next tokens [U] from hidden states h [U, H] at `temperature` (logits / τ);
+        logits are made `rows` rows at a time, by default small blocks on a CPU (cache) and large on a
+        GPU (few kernel launches, memory bounded). One step knows no history: whoever assembles whole
+        sequences pads them after their end token."""
         if rows is None:
             rows = SAMPLE_ROWS if h.device.type == "cpu" else max(1, GPU_SAMPLE_ELEMENTS // self.vocab_size)
-        return torch.cat([sample_tokens(self.out(h[r:r + rows]), uniforms[r:r + rows])
+        return torch.cat([sample_tokens(tempered(self.out(h[r:r + rows]), temperature), uniforms[r:r + rows])
                           for r in range(0, len(h), rows)])
 
     def prefix_states(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,16 +135,18 @@ class Generator(nn.Module):
         return hs, cs
 
     @torch.no_grad()
-    def sample(self, uniforms: torch.Tensor) -> torch.Tensor:
+    def sample(self, uniforms: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """Sequences [U, T] drawn with explicit uniforms [U, T] (one draw per position), padded after
-        their first end token (every draw is still consumed: tokens depend on the draws alone)."""
+        their first end token (every draw is still consumed: tokens depend on the draws alone). At a
+        `temperature` τ the logits are divided by τ, with the same draws: samples at two temperatures
+        are coupled draw by draw, and τ = 1 is the untempered model's sample bit for bit."""
         count, length = uniforms.shape
         tokens = uniforms.new_empty((count, length), dtype=torch.long)
         inputs = torch.full((count,), self.start_token, dtype=torch.long, device=uniforms.device)
         state = self.initial_state(count)
         for t in range(length):
             state = self.advance(inputs, state)
-            inputs = self.next_tokens(state[0], uniforms[:, t])
+            inputs = self.next_tokens(state[0], uniforms[:, t], temperature=temperature)
             tokens[:, t] = inputs
         return pad_after_end_(tokens, self.end_token)
 

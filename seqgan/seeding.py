@@ -19,3 +19,14 @@ def uniforms(seed: int, shape: tuple[int, ...], device: torch.device | str = "cp
     """Uniform [0, 1) draws from a CPU generator (identical on every device), moved to `device`."""
     generator = torch.Generator().manual_seed(seed)
     return torch.rand(shape, generator=generator, dtype=torch.float64).to(device)
+
+SAMPLE_CHUNK = 4096  # sequences drawn at a time by `seqgan sample` and `seqgan frontier`: memory stays flat
+
+
+def sample_draws(seed: int, count: int, length: int, chunk: int = SAMPLE_CHUNK):
+    """The uniforms [rows, length] of `seqgan sample --seed` for `count` sequences, `chunk` rows at a
+    time: one CPU generator across chunks fills them in order, so together they are the draws
+    uniforms(derive_seed(seed, "sample_cli"), (count, length)) makes in one call."""
+    generator = torch.Generator().manual_seed(derive_seed(seed, "sample_cli"))
+    for start in range(0, count, chunk):
+        yield torch.rand((min(chunk, count - start), length), generator=generator, dtype=torch.float64)

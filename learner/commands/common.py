@@ -30,6 +30,16 @@ seed_int = int_at_least(0, "a seed: an integer >= 0")
 length_int = int_at_least(2, "a sequence length of at least 2")
 
 
+def temperature_value(text: str) -> float:
+    """argparse type: a sampling temperature, a finite number > 0."""
+    from seqgan.models import check_temperature
+
+    try:
+        return check_temperature(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a temperature: a finite number > 0, got {text!r}") from None
+
+
 def new_output(path: str) -> str:
     """Refuse to replace a file the user already has (samples, oracles): nothing written is lost."""
     if Path(path).exists():

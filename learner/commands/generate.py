@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from learner.commands.common import new_output, positive_int, seed_int
+from learner.commands.common import new_output, positive_int, seed_int, temperature_value
 from seqgan.config import MAX_SEQUENCES
-
-SAMPLE_CHUNK = 4096  # sequences drawn and written at a time: memory stays flat for any -n
+from seqgan.seeding import SAMPLE_CHUNK, sample_draws
 
 
 def sample_count(text: str) -> int:
@@ -24,7 +23,7 @@ def cmd_sample(args) -> None:
     new_output(args.out)
     generator = load_generator(args.run)
     format_lines = _line_formatter(args, generator.vocab_size)
-    atomic_write_bytes(args.out, _sample_text(generator, args.n, args.seed, format_lines))
+    atomic_write_bytes(args.out, _sample_text(generator, args.n, args.seed, format_lines, args.temperature))
     print(f"wrote {args.n} {'sentences' if args.format == 'text' else 'sequences'} to {args.out}")
 
 
@@ -65,22 +64,14 @@ def _sentence_vocabulary(args, vocab_size: int) -> tuple[list[str], str | None]:
     return vocabulary, settings["tokenizer"]
 
 
-def _sample_text(generator, count: int, seed: int, format_lines=None):
-    """The sampled lines, SAMPLE_CHUNK sequences at a time (encoded text); format_lines(tokens [N, T])
-    makes the text (default: token ids)."""
-    import torch
-
+def _sample_text(generator, count: int, seed: int, format_lines=None, temperature: float = 1.0):
+    """The sampled lines at `temperature`, SAMPLE_CHUNK sequences at a time (encoded text);
+    format_lines(tokens [N, T]) makes the text (default: token ids)."""
     from seqgan.data.tokens import format_tokens
-    from seqgan.seeding import derive_seed
 
     format_lines = format_lines or format_tokens
-    # One generator across chunks: torch fills CPU tensors in order, so these are the draws
-    # seqgan.seeding.uniforms(seed, (count, T)) makes in one call.
-    draws = torch.Generator().manual_seed(derive_seed(seed, "sample_cli"))
-    for start in range(0, count, SAMPLE_CHUNK):
-        rows = min(SAMPLE_CHUNK, count - start)
-        uniforms = torch.rand((rows, generator.seq_len), generator=draws, dtype=torch.float64)
-        yield format_lines(generator.sample(uniforms)).encode()
+    for uniforms in sample_draws(seed, count, generator.seq_len, SAMPLE_CHUNK):
+        yield format_lines(generator.sample(uniforms, temperature)).encode()
 
 
 def cmd_eval(args) -> None:
@@ -104,6 +95,9 @@ def register(sub) -> None:
                         help="ids: every token of each sequence (words with --vocab); text: the sentence "
                              "before the first <eos>, words from --vocab or the run's data.corpus")
     sample.add_argument("--seed", type=seed_int, default=0)
+    sample.add_argument("--temperature", type=temperature_value, default=1.0, metavar="TAU",
+                        help="sampling temperature τ > 0: logits / τ, the same draws at every τ (default 1: "
+                             "the generator as trained)")
     sample.set_defaults(func=cmd_sample)
 
     ev = sub.add_parser("eval", help="print the per-token NLL-oracle of a token-id file")

@@ -6,7 +6,13 @@ from __future__ import annotations
 def cmd_report(args) -> None:
     from learner.watch.report import report
 
-    print(report(args.runs, args.places, args.by_method))
+    frontier = None
+    if args.frontier is not None and not args.by_method:
+        raise ValueError("--frontier adds columns to the --by-method table: give --by-method too")
+    if args.frontier is not None:
+        from learner.watch.frontier import read_frontier
+        frontier = read_frontier(args.frontier)
+    print(report(args.runs, args.places, args.by_method, frontier))
 
 
 def register(sub) -> None:
@@ -16,4 +22,7 @@ def register(sub) -> None:
                         help="decimal places (default 3)")
     report.add_argument("--by-method", action="store_true",
                         help="then a table of each method's mean ± standard deviation over its runs (seeds)")
+    report.add_argument("--frontier", metavar="FILE.json",
+                        help="with --by-method: each method's quality at equal diversity and the curves it beats, "
+                             "from `seqgan frontier --out FILE.json`")
     report.set_defaults(func=cmd_report)

@@ -201,10 +201,20 @@ def run_config(run: RunStore) -> Config:
         return load_config(copy)
 
 
-def load_generator(location: str | Path) -> Generator:
-    """The trained generator of a run (its config snapshot and newest checkpoint)."""
+def load_generator(location: str | Path, checkpoint: str | None = None) -> Generator:
+    """The trained generator of a run (its config snapshot and newest checkpoint, or the one named)."""
     run = RunStore(location)
     config = run_config(run)
     generator = build_generator(config.model, config.generator)
-    load_into(generator, load_checkpoint(run).state["models"]["generator"])
+    load_into(generator, load_checkpoint(run, checkpoint).state["models"]["generator"])
     return generator.eval()
+
+
+def kept_checkpoints(run: RunStore) -> dict[str, dict]:
+    """{checkpoint name: its progress.json} of the checkpoints still in the run directory (KEEP of them);
+    a checkpoint's `pending` names the step (phase, step) it was taken after."""
+    kept = {}
+    for name in run.folders(ROOT):
+        if NAME.fullmatch(name) and run.is_file(f"{ROOT}/{name}/progress.json"):
+            kept[name] = json.loads(run.read_text(f"{ROOT}/{name}/progress.json"))
+    return kept

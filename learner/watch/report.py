@@ -8,6 +8,7 @@ import yaml
 
 from learner.run.log import run_records
 from learner.run.store import RunStore, run_labels
+from learner.watch.equal_diversity import report_columns
 
 # (record key, column title, lower is better); a column appears when some run logged the key.
 NLL = ("nll_oracle", "NLL-oracle", True)
@@ -58,9 +59,10 @@ def columns(rows: list[dict]) -> list[tuple[str, str]]:
     return [(k, t) for k, t in wanted if any(row.get(k) is not None for row in rows)]
 
 
-def report(locations: list[str], places: int = 3, by_method: bool = False) -> str:
+def report(locations: list[str], places: int = 3, by_method: bool = False, frontier: dict | None = None) -> str:
     """The markdown table: run, method, then each score column; with `by_method`, then the mean
-    ± sample standard deviation of each column over each method's runs, with their seeds."""
+    ± sample standard deviation of each column over each method's runs, with their seeds, and with a
+    `frontier` document (learner/watch/frontier.py) each method's quality at equal diversity."""
     rows = [scores(run_records(location)) for location in locations]
     trains = [train_section(location) for location in locations]
     methods = [method_of(train) for train in trains]
@@ -71,18 +73,21 @@ def report(locations: list[str], places: int = 3, by_method: bool = False) -> st
         cells = ["" if row[k] is None else f"{row[k]:.{places}f}" for k, _ in shown]
         lines.append(f"| {label} | {method} | " + " | ".join(cells) + " |")
     if by_method:
-        lines += ["", *method_table(trains, methods, rows, shown, places)]
+        lines += ["", *method_table(trains, methods, rows, shown, places, frontier)]
     return "\n".join(lines)
 
 
-def method_table(trains, methods, rows, shown, places) -> list[str]:
-    """A row per method, in first-seen order: its runs' seeds, then each column's mean ± sd."""
-    lines = ["| method | runs | seeds | " + " | ".join(title for _, title in shown) + " |",
-             "| --- | --- | --- |" + " --- |" * len(shown)]
+def method_table(trains, methods, rows, shown, places, frontier=None) -> list[str]:
+    """A row per method, in first-seen order: its runs' seeds, then each column's mean ± sd, then the
+    frontier's columns (empty for a method the frontier did not sweep)."""
+    titles, extra = report_columns(frontier, places) if frontier else ([], {})
+    lines = ["| method | runs | seeds | " + " | ".join([title for _, title in shown] + titles) + " |",
+             "| --- | --- | --- |" + " --- |" * (len(shown) + len(titles))]
     for method in dict.fromkeys(methods):
         picked = [i for i, m in enumerate(methods) if m == method]
         seeds = ", ".join(str(trains[i].get("seed", 0)) for i in picked)
         cells = [spread([rows[i][k] for i in picked if rows[i][k] is not None], places) for k, _ in shown]
+        cells += extra.get(method, [""] * len(titles))
         lines.append(f"| {method} | {len(picked)} | {seeds} | " + " | ".join(cells) + " |")
     return lines
 
