@@ -29,7 +29,7 @@ def samples_arg(text: str) -> int:
 
 
 def cmd_frontier(args) -> None:
-    from actors.inline_pool import usable_cores
+    from learner.threads import usable_cores
     from learner.watch.frontier import frontier, stderr_line, table
     from seqgan.files import atomic_write_bytes
 
