@@ -92,25 +92,30 @@ def watchers(config: Config, run):
     return watch
 
 
-def cmd_train(args) -> None:
+def train_run(config: Config, run, checkpoint, address: str | None, watch) -> dict:
+    """Algorithm 1 for the run, inline (0 workers) or with Ray actors; returns the summary. A sweep's
+    trials take this same path."""
     from actors.inline_pool import InlinePool, usable_cores
     from learner.driver import Trainer
     from learner.learner import Learner
 
-    run, config, checkpoint = open_run(args)
-    print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
-          file=sys.stderr, flush=True)
     torch.set_num_threads(usable_cores())  # as the learner actor, so both modes round alike
     if config.rollout.num_workers == 0:  # inline: one process, no Ray
         learner = Learner(config)  # the worker shares the learner's device: a GPU when there is one
         pool = InlinePool(config, str(learner.device))
-        summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
-    else:
-        if not (args.address or config.ray.address or os.environ.get("RAY_ADDRESS")):
-            keep_local_ray_on_loopback()
-        from learner.remote import ray_session
-        with ray_session(config, args.address) as (learner, pool):
-            summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
+        return Trainer(config, run, learner, pool, checkpoint, watch).train()
+    if not (address or config.ray.address or os.environ.get("RAY_ADDRESS")):
+        keep_local_ray_on_loopback()
+    from learner.remote import ray_session
+    with ray_session(config, address) as (learner, pool):
+        return Trainer(config, run, learner, pool, checkpoint, watch).train()
+
+
+def cmd_train(args) -> None:
+    run, config, checkpoint = open_run(args)
+    print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
+          file=sys.stderr, flush=True)
+    summary = train_run(config, run, checkpoint, args.address, watchers(config, run))
     print(f"seqgan: finished; metrics, checkpoints and summary.json are in {run}", file=sys.stderr)
     print(json.dumps(summary))
 
