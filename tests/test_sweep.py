@@ -1,6 +1,6 @@
 """`seqgan sweep`: the grid and its checks (no Ray), then end to end on a local Ray: a 2 x 2 grid of
-the smoke preset equals the same four `seqgan train` runs; a trial killed mid-run is retried to the
-records of an uninterrupted run; a sweep whose driver is killed continues with --resume."""
+the smoke preset equals the same four `seqgan train` runs; a trial killed mid-run is retried, and a
+sweep whose driver is killed continues with --resume, both to the records of uninterrupted runs."""
 import json
 import os
 import re
@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 
 from learner.cli import main
+from run_support import TINY_SMOKE as TINY
 from run_support import all_gone, comparable, descendants, records, start
 from seqgan.config import ConfigError
 
 SMOKE = "deploy/configs/smoke.yaml"
-# The smoke preset, smaller still: each run takes a few seconds of one core.
-TINY = ["rollout.num_workers=0", "data.num_train=64", "data.num_test=32", "data.batch_size=16",
-        "train.eval_samples=64", "train.mle_epochs=2", "train.disc_pretrain_rounds=1", "train.adv_iterations=2"]
 
 
 def train(out: Path, *sets: str) -> list[dict]:
@@ -144,45 +142,39 @@ def test_a_2x2_grid_equals_four_train_runs_and_ends_with_the_report(tmp_path):
 
 @pytest.mark.ray
 @pytest.mark.smoke
-def test_a_trial_killed_mid_run_is_retried_to_the_records_of_an_uninterrupted_run(tmp_path):
-    longer = ["train.adv_iterations=8"]
-    out, name = tmp_path / "sweep", "train.seed=3"
-    log = tmp_path / "sweep.txt"
-    sweep = start("sweep", "--config", SMOKE, "--grid", "train.seed=3", "--set", *TINY, *longer, "--out", out, log=log)
-    deadline = time.monotonic() + 300
-    while not any(r.get("phase") == "adv" for r in tune_results(out, name)):  # Tune has the trial's pid
-        assert sweep.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.1)
-    os.kill(tune_results(out, name)[-1]["pid"], signal.SIGKILL)
-    expected = train(tmp_path / "reference", "train.seed=3", *longer)
-    assert sweep.wait(timeout=600) == 0, log.read_text()[-4000:]
-    assert comparable(records(out / name)) == expected
-    assert len({r["pid"] for r in tune_results(out, name)}) == 2  # a second trial process did the rest
-    assert "resumed from step-" in log.read_text()
-    assert states(out) == {name: "finished"}
+def test_a_killed_trial_is_retried_and_a_killed_sweep_resumes_to_the_records_of_uninterrupted_runs(tmp_path):
+    """One sweep, two faults: the first point's trial process is killed mid-run (Tune retries it from
+    the run's checkpoint), then, once that point has finished, the sweep's driver (kill -9); `--resume`
+    leaves the finished point untouched and completes the other."""
+    longer = ["train.adv_iterations=6"]
+    out, first, second = tmp_path / "sweep", "train.seed=1", "train.seed=2"
+    log = tmp_path / "first.txt"
+    driver = start("sweep", "--config", SMOKE, "--grid", "train.seed=1,2", "--set", *TINY, *longer,
+                   "--max-concurrent", "1", "--out", out, log=log)
 
+    def wait_until(done) -> None:
+        deadline = time.monotonic() + 300
+        while not done():
+            assert driver.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
 
-@pytest.mark.ray
-@pytest.mark.smoke
-def test_a_killed_sweep_resumes_without_rerunning_its_finished_point(tmp_path):
-    out = tmp_path / "sweep"
-    first, second = out / "train.seed=1", out / "train.seed=2"
-    args = ["sweep", "--config", SMOKE, "--grid", "train.seed=1,2", "--set", *TINY, "--max-concurrent", "1"]
-    driver = start(*args, "--out", out, log=tmp_path / "first.txt")
-    deadline = time.monotonic() + 300
-    while not (first / "summary.json").exists():
-        assert driver.poll() is None and time.monotonic() < deadline, (tmp_path / "first.txt").read_text()[-3000:]
-        time.sleep(0.1)
+    wait_until(lambda: any(r.get("phase") == "adv" for r in tune_results(out, first)))  # Tune has its pid
+    os.kill(tune_results(out, first)[-1]["pid"], signal.SIGKILL)
+    wait_until(lambda: (out / first / "summary.json").exists())
     cluster = descendants(driver)
     os.kill(driver.pid, signal.SIGKILL)  # the driver only: its local cluster's reaper ends the rest
     driver.wait(timeout=60)
     assert all_gone(cluster, timeout=60) == []
-    finished = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.rglob("*") if p.is_file()}
-    assert not (second / "summary.json").exists(), "the sweep ended before it could be killed"
-    expected = train(tmp_path / "reference", "train.seed=2")
+    assert not (out / second / "summary.json").exists(), "the sweep ended before it could be killed"
+    assert len({r["pid"] for r in tune_results(out, first)}) == 2  # a second trial process did the rest
+    assert f"{first}, resumed from step-" in log.read_text()
+    finished = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / first).rglob("*") if p.is_file()}
+
     resumed = start("sweep", "--resume", out, log=tmp_path / "resumed.txt")
+    expected = {name: train(tmp_path / name, name, *longer) for name in (first, second)}  # meanwhile
     assert resumed.wait(timeout=600) == 0, (tmp_path / "resumed.txt").read_text()[-4000:]
-    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in first.rglob("*") if p.is_file()} == finished
-    assert comparable(records(second)) == expected
-    assert states(out) == {"train.seed=1": "finished", "train.seed=2": "finished"}
     assert "1 finished, 1 to run" in (tmp_path / "resumed.txt").read_text()
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / first).rglob("*") if p.is_file()} == finished
+    for name in (first, second):
+        assert comparable(records(out / name)) == expected[name], name
+    assert states(out) == {first: "finished", second: "finished"}
