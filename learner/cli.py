@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from learner.commands import bench, corpus, frontier, generate, jobs, oracle, plot, report, text, train
+from learner.commands import bench, corpus, frontier, generate, jobs, oracle, plot, report, sweep, text, train
 from learner.stopping import RunFailed, StopRequested
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import ConfigError
 
-COMMAND_FAMILIES = (train, jobs, generate, corpus, oracle, bench, plot, report, frontier, text)
+COMMAND_FAMILIES = (train, sweep, jobs, generate, corpus, oracle, bench, plot, report, frontier, text)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -12,6 +12,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Fields that measure time or faults rather than what was computed.
 NOT_COMPARED = ("version_lag_max", "units_rerun", "learner_restarts")
+# The smoke preset, smaller still (inline): a run takes a few seconds of one core.
+TINY_SMOKE = ["rollout.num_workers=0", "data.num_train=64", "data.num_test=32", "data.batch_size=16",
+              "train.eval_samples=64", "train.mle_epochs=2", "train.disc_pretrain_rounds=1",
+              "train.adv_iterations=2"]
 
 
 def comparable(records: list[dict]) -> list[dict]:

@@ -337,3 +337,25 @@ def test_ray_up_matches_the_cluster_launcher_schema():
     if not schema_file.is_file():
         pytest.skip("this Ray has no autoscaler schema")
     jsonschema.validate(load(RAY_UP), json.loads(schema_file.read_text()))
+
+
+# -- many runs: the Table 1 sweep ------------------------------------------------------------------
+
+def test_rayjob_sweep_runs_table_1_as_one_sweep_whose_trials_fit_the_workers():
+    from learner.sweep.grid import Spec, expand, parse_grid
+    from learner.sweep.tuning import bundles
+
+    spec = load(DEPLOY / "kuberay" / "rayjob-sweep.yaml")["spec"]
+    tokens = shlex.split(spec["entrypoint"])
+    assert tokens[:4] == ["python", "-m", "learner.cli", "sweep"] and spec["shutdownAfterJobFinishes"] is True
+    grids = [tokens[i + 1] for i, t in enumerate(tokens) if t == "--grid"]
+    sets = tokens[tokens.index("--set") + 1:tokens.index("--out")]
+    assert "://" in tokens[tokens.index("--out") + 1], "outputs must outlive the pods: a URI"
+    config = tokens[tokens.index("--config") + 1]
+    points = expand(Spec((ROOT / config).read_text(), tuple(sets), parse_grid(grids)))
+    assert sorted((p.config.train.method, p.config.train.seed) for p in points) == \
+        sorted((m, s) for m in ("mle", "ss", "pg_bleu", "seqgan") for s in (0, 1, 2))
+    worker_cpus = min(quantity(containers(g)[0]["resources"]["limits"]["cpu"])
+                      for g in spec["rayClusterSpec"]["workerGroupSpecs"])
+    assert all(b.get("CPU", 0) <= worker_cpus for p in points for b in bundles(p.config))
+    assert json.loads(spec["entrypointResources"]) == {"node:__internal_head__": 0.001}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from run_support import ROOT, comparable, records, start
+from run_support import ROOT, TINY_SMOKE, comparable, records, start
 
 pytestmark = [pytest.mark.ray, pytest.mark.smoke, pytest.mark.jobs]
 
@@ -150,3 +150,18 @@ def test_a_stopped_job_resumed_with_its_run_directory_matches_an_uninterrupted_r
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert process.wait(timeout=600) == 0
     assert comparable(records(run)) == comparable(records(reference))
+
+
+def test_a_sweep_submitted_as_a_job_runs_every_point_and_reports(head, tmp_path):
+    out = tmp_path / "sweep"
+    sweep = ["sweep", "--config", "deploy/configs/smoke.yaml", "--grid", "train.seed=1,2", "--set", *TINY_SMOKE]
+    refused = seqgan("job", "submit", "--", *sweep, "--out", "runs/sweep", env=head)
+    assert refused.returncode == 2 and "relative" in refused.stderr, refused.stderr
+    done = seqgan("job", "submit", "--submission-id", "sweep-1", "--", *sweep, "--out", out, env=head)
+    assert done.returncode == 0 and "job sweep-1: SUCCEEDED" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+    for seed in (1, 2):
+        assert len(records(out / f"train.seed={seed}")) == 2 + 1 + 2
+        assert (out / f"train.seed={seed}" / "summary.json").is_file()
+    table = (out / "report.md").read_text()
+    assert "| train.seed=1 |" in table and "| seqgan | 2 | 1, 2 |" in table
+    assert "| seqgan | 2 | 1, 2 |" in seqgan("job", "logs", "sweep-1", env=head).stdout

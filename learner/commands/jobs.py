@@ -52,7 +52,7 @@ def _one_line(error: Exception) -> str:
 def check_outputs_survive(command: list[str]) -> None:
     """A job's working directory is deleted with the job: refuse a relative run directory now,
     before anything is uploaded (the entrypoint refuses it too)."""
-    if not command or command[0] != "train":
+    if not command or command[0] not in ("train", "sweep"):
         return
     for flag in ("--out", "--resume"):
         if flag in command:
@@ -61,8 +61,8 @@ def check_outputs_survive(command: list[str]) -> None:
                 raise ValueError(f"{flag} {value!r} is relative: a job's working directory is a temporary copy "
                                  "that Ray deletes; give an absolute path on shared storage or a URI (s3://...)")
             return
-    raise ValueError("train under a job needs --out (an absolute path on shared storage or a URI): the default "
-                     "runs/latest would land in the job's temporary working directory")
+    raise ValueError(f"{command[0]} under a job needs --out (an absolute path on shared storage or a URI): a default "
+                     "or relative one would land in the job's temporary working directory")
 
 
 def runtime_env(path: str | None, working_dir: str) -> dict:

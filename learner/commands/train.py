@@ -106,21 +106,9 @@ def watchers(config: Config, run):
     return watch
 
 
-def cmd_train(args) -> None:
-    from learner.run.owner import own_run
-
-    run = run_store(args)
-    with own_run(run):
-        config, checkpoint = open_run(args, run)
-        print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
-              file=sys.stderr, flush=True)
-        summary = run_training(config, run, checkpoint, args.address)
-    print(f"seqgan: finished; metrics, checkpoints and summary.json are in {run}", file=sys.stderr)
-    print(json.dumps(summary))
-
-
-def run_training(config: Config, run, checkpoint, address: str | None) -> dict:
-    """Algorithm 1 on this run directory, inline or with Ray actors; its summary."""
+def train_run(config: Config, run, checkpoint, address: str | None, watch) -> dict:
+    """Algorithm 1 for the run, inline (0 workers) or with Ray actors; returns the summary. A sweep's
+    trials take this same path."""
     from actors.inline_pool import InlinePool
     from learner.driver import Trainer
     from learner.learner import Learner
@@ -131,14 +119,25 @@ def run_training(config: Config, run, checkpoint, address: str | None) -> dict:
     if config.rollout.num_workers == 0:  # inline: one process, no Ray
         learner = Learner(config)  # the worker shares the learner's device: a GPU when there is one
         pool = InlinePool(config, method_for(config), str(learner.device))
-        summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
-    else:
-        if not (address or config.ray.address or os.environ.get("RAY_ADDRESS")):
-            keep_local_ray_on_loopback()
-        from learner.remote import ray_session
-        with ray_session(config, address) as (learner, pool):
-            summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
-    return summary
+        return Trainer(config, run, learner, pool, checkpoint, watch).train()
+    if not (address or config.ray.address or os.environ.get("RAY_ADDRESS")):
+        keep_local_ray_on_loopback()
+    from learner.remote import ray_session
+    with ray_session(config, address) as (learner, pool):
+        return Trainer(config, run, learner, pool, checkpoint, watch).train()
+
+
+def cmd_train(args) -> None:
+    from learner.run.owner import own_run
+
+    run = run_store(args)
+    with own_run(run):
+        config, checkpoint = open_run(args, run)
+        print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
+              file=sys.stderr, flush=True)
+        summary = train_run(config, run, checkpoint, args.address, watchers(config, run))
+    print(f"seqgan: finished; metrics, checkpoints and summary.json are in {run}", file=sys.stderr)
+    print(json.dumps(summary))
 
 
 def register(sub) -> None:
