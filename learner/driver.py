@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from actors.worker import WeightsLost, worker_models
+from learner.finite import where
 from learner.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from learner.run.log import RunLog, records_at
 from learner.run.store import RunStore
@@ -211,7 +212,13 @@ class Trainer:
         self.broadcast("rollout")
         d_steps = t.d_steps if t.method in DISCRIMINATOR_METHODS else 0  # pg_bleu: no D
         for d_step in range(d_steps):  # D on fresh negatives, k epochs each
-            stats.update(self.train_discriminator(t.disc_pretrain_rounds + iteration * t.d_steps + d_step))
+            key = t.disc_pretrain_rounds + iteration * t.d_steps + d_step
+            try:
+                stats.update(self.train_discriminator(key))
+            except FloatingPointError as error:  # named by this iteration, not by D's round key
+                what = str(error).removeprefix(f"{where('disc', key)}: ")
+                raise FloatingPointError(f"adv step {iteration} (D round {d_step + 1} of {d_steps}): {what}") \
+                    from None
         if d_steps:
             self.broadcast("discriminator")  # D is re-sent only after a discriminator phase
         return stats

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from learner.commands.common import add_overrides, keep_local_ray_on_loopback
+from learner.stopping import Interrupted
 from seqgan.config import Config, ConfigError, disc_pretrain_rounds, to_dict
 from seqgan.config_files import dump_config, load_config
 
@@ -55,10 +56,11 @@ def open_run(args):
     """(run store, config, checkpoint or None) for a new run or a resumed one, checked before
     anything starts."""
     from learner.run.checkpoint import has_checkpoint, load_checkpoint, run_config
-    from learner.run.store import RunStore, check_location
+    from learner.run.store import RunStore, check_location, require_run_folder
 
     location = args.resume or args.out
     check_location(location)
+    require_run_folder(location)
     run = RunStore(location)
     if not args.resume:
         return run, load_config(args.config, args.set), None
@@ -101,16 +103,20 @@ def cmd_train(args) -> None:
     print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
           file=sys.stderr, flush=True)
     torch.set_num_threads(usable_cores())  # as the learner actor, so both modes round alike
-    if config.rollout.num_workers == 0:  # inline: one process, no Ray
-        learner = Learner(config)  # the worker shares the learner's device: a GPU when there is one
-        pool = InlinePool(config, str(learner.device))
-        summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
-    else:
-        if not (args.address or config.ray.address or os.environ.get("RAY_ADDRESS")):
-            keep_local_ray_on_loopback()
-        from learner.remote import ray_session
-        with ray_session(config, args.address) as (learner, pool):
+    try:
+        if config.rollout.num_workers == 0:  # inline: one process, no Ray
+            learner = Learner(config)  # the worker shares the learner's device: a GPU when there is one
+            pool = InlinePool(config, str(learner.device))
             summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
+        else:
+            if not (args.address or config.ray.address or os.environ.get("RAY_ADDRESS")):
+                keep_local_ray_on_loopback()
+            from learner.remote import ray_session
+            with ray_session(config, args.address) as (learner, pool):
+                summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
+    except KeyboardInterrupt as interrupt:  # stopped at once: the last checkpoint written still resumes
+        raise Interrupted.advising(interrupt, "continue from the last checkpoint with: seqgan train --resume "
+                                   f"{run}") from None
     print(f"seqgan: finished; metrics, checkpoints and summary.json are in {run}", file=sys.stderr)
     print(json.dumps(summary))
 

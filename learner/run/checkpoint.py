@@ -23,7 +23,7 @@ from seqgan.config import Config
 from seqgan.config_files import load_config
 from seqgan.errors import BadFileError
 from seqgan.models import Generator, build_generator
-from seqgan.files import atomic_write_bytes
+from seqgan.files import atomic_write_bytes, short
 from seqgan.packing import load_into, read_packed, write_packed
 
 KEEP = 2  # complete checkpoints kept
@@ -142,5 +142,10 @@ def load_generator(location: str | Path) -> Generator:
     run = RunStore(location)
     config = run_config(run)
     generator = build_generator(config.model, config.generator)
-    load_into(generator, load_checkpoint(run).state["models"]["generator"])
+    checkpoint = load_checkpoint(run)
+    packed = checkpoint.state["models"]["generator"]
+    if packed.model != "generator":  # an oracle's weights fit the same class: the file says which it is
+        raise BadFileError(f"checkpoint {str(run)}/{ROOT}/{checkpoint.name}/generator.sgw holds weights of a "
+                           f"{short(packed.model)}, expected the run's generator")
+    load_into(generator, packed)
     return generator.eval()
