@@ -8,9 +8,11 @@ import torch
 from seqgan.endings import past_end
 from seqgan.models import Generator
 
+NLL_BATCH = 1024  # sequences scored at once: their logits [NLL_BATCH, T, V] are alive together
+
 
 @torch.no_grad()
-def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = 1024,
+def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = NLL_BATCH,
                   end_token: int | None = None) -> float:
     """Mean negative log-likelihood in nats per token of `tokens` [N, T] under `model`; with
     `end_token`, over the tokens up to and including each sequence's first end token."""

@@ -127,7 +127,9 @@ def load_seqgan_arrays(path: str | Path) -> list[np.ndarray]:
     except UnsafePickleError as error:
         raise UnsafePickleError(f"{where}: {error}") from None
     except Exception as error:  # truncated or malformed: numpy and pickle raise many types
-        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        kind = type(error).__name__ if type(error).__module__ == "builtins" else \
+            f"{type(error).__module__}.{type(error).__name__}"
+        reason = f"{kind}: {error}" if str(error) else kind
         raise BadFileError(f"{where} is not a readable pickle of numpy arrays ({reason})") from None
     _check_array_list(loaded, where, BadFileError)
     return list(loaded)

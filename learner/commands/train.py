@@ -94,12 +94,32 @@ def watchers(config: Config, run):
     return watch
 
 
+def joins_cluster(config: Config, address: str | None) -> bool:
+    return bool(address or config.ray.address or os.environ.get("RAY_ADDRESS"))
+
+
+def require_memory(config: Config, address: str | None) -> None:
+    """Refuse, before anything is allocated, a run that cannot fit this machine: inline, the
+    learner and one worker run here; on a local Ray, the learner and every worker; a joined
+    cluster places them on its nodes, and only the driver's data is here."""
+    from seqgan.footprint import require_fits
+
+    workers = config.rollout.num_workers
+    if workers == 0:
+        require_fits(config, workers_here=1)
+    elif joins_cluster(config, address):
+        require_fits(config, workers_here=0, learner_here=False)
+    else:
+        require_fits(config, workers_here=workers)
+
+
 def cmd_train(args) -> None:
     from actors.inline_pool import InlinePool, usable_cores
     from learner.driver import Trainer
     from learner.learner import Learner
 
     run, config, checkpoint = open_run(args)
+    require_memory(config, args.address)
     print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
           file=sys.stderr, flush=True)
     torch.set_num_threads(usable_cores())  # as the learner actor, so both modes round alike
@@ -109,7 +129,7 @@ def cmd_train(args) -> None:
             pool = InlinePool(config, str(learner.device))
             summary = Trainer(config, run, learner, pool, checkpoint, watchers(config, run)).train()
         else:
-            if not (args.address or config.ray.address or os.environ.get("RAY_ADDRESS")):
+            if not joins_cluster(config, args.address):
                 keep_local_ray_on_loopback()
             from learner.remote import ray_session
             with ray_session(config, args.address) as (learner, pool):
