@@ -150,3 +150,20 @@ def test_a_stopped_job_resumed_with_its_run_directory_matches_an_uninterrupted_r
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert process.wait(timeout=600) == 0
     assert comparable(records(run)) == comparable(records(reference))
+
+
+def test_unknown_and_taken_submission_ids_are_clean_errors(head, tmp_path):
+    for command in (["status", "no-such-job"], ["logs", "no-such-job", "--follow"], ["stop", "no-such-job"]):
+        out = seqgan("job", *command, env=head, timeout=120)
+        assert out.returncode == 2 and "seqgan: error: no job 'no-such-job' on the cluster" in out.stderr, \
+            (command, out.stderr[-2000:])
+        assert "Traceback" not in out.stderr
+    (tmp_path / "env.yaml").write_text("{}\n")  # nothing to install: the job only has to exist
+    quick = ["job", "submit", "--no-wait", "--runtime-env", tmp_path / "env.yaml", "--working-dir", tmp_path,
+             "--submission-id", "taken-1", "--", "report", "/nonexistent"]
+    first = seqgan(*quick, env=head, timeout=120)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = seqgan(*quick, env=head, timeout=120)
+    assert again.returncode == 2 and "a job 'taken-1' already exists on the cluster" in again.stderr, \
+        again.stderr[-2000:]
+    assert "Traceback" not in again.stderr
