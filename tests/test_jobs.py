@@ -5,6 +5,7 @@ The head is `ray start --head --block` in the background, on 127.0.0.1 and free 
 temp dir and its own token; it is stopped by its PID (never with `ray stop`, which would end every
 Ray on the machine).
 """
+import json
 import os
 import secrets
 import signal
@@ -152,18 +153,34 @@ def test_a_stopped_job_resumed_with_its_run_directory_matches_an_uninterrupted_r
     assert comparable(records(run)) == comparable(records(reference))
 
 
+# Several `seqgan job` commands in one fresh process (one start-up; Ray's client reads the token
+# set-up once per process): each command's exit status and stderr.
+COMMANDS = """
+import contextlib, io, json, sys
+from learner.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main(argv)
+    results.append([status, err.getvalue()])
+print(json.dumps(results))
+"""
+
+
 def test_unknown_and_taken_submission_ids_are_clean_errors(head, tmp_path):
-    for command in (["status", "no-such-job"], ["logs", "no-such-job", "--follow"], ["stop", "no-such-job"]):
-        out = seqgan("job", *command, env=head, timeout=120)
-        assert out.returncode == 2 and "seqgan: error: no job 'no-such-job' on the cluster" in out.stderr, \
-            (command, out.stderr[-2000:])
-        assert "Traceback" not in out.stderr
     (tmp_path / "env.yaml").write_text("{}\n")  # nothing to install: the job only has to exist
-    quick = ["job", "submit", "--no-wait", "--runtime-env", tmp_path / "env.yaml", "--working-dir", tmp_path,
-             "--submission-id", "taken-1", "--", "report", "/nonexistent"]
-    first = seqgan(*quick, env=head, timeout=120)
-    assert first.returncode == 0, first.stderr[-2000:]
-    again = seqgan(*quick, env=head, timeout=120)
-    assert again.returncode == 2 and "a job 'taken-1' already exists on the cluster" in again.stderr, \
-        again.stderr[-2000:]
-    assert "Traceback" not in again.stderr
+    quick = ["job", "submit", "--no-wait", "--runtime-env", str(tmp_path / "env.yaml"), "--working-dir",
+             str(tmp_path), "--submission-id", "taken-1", "--", "report", "/nonexistent"]
+    unknown = [["job", "status", "no-such-job"], ["job", "logs", "no-such-job", "--follow"],
+               ["job", "stop", "no-such-job"]]
+    out = subprocess.run([sys.executable, "-c", COMMANDS, json.dumps([*unknown, quick, quick])], cwd=ROOT, env=head,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads(out.stdout.splitlines()[-1])
+    for command, (status, err) in zip(unknown, results):
+        assert status == 2 and "seqgan: error: no job 'no-such-job' on the cluster" in err, (command, err)
+    assert results[3][0] == 0, results[3][1]
+    status, err = results[4]
+    assert status == 2 and "seqgan: error: a job 'taken-1' already exists on the cluster" in err, err
+    assert all("Traceback" not in err for _, err in results)

@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from learner.cli import main
-from learner.stopping import Interrupted
 
 SMOKE = "deploy/configs/smoke.yaml"
 INLINE = ["--config", SMOKE, "--set", "rollout.num_workers=0"]
@@ -148,6 +147,7 @@ def test_sample_refuses_a_run_whose_generator_file_is_an_oracle(step0_run, tmp_p
 def test_an_interrupted_train_names_its_run_directory_and_sample_no_resume(tmp_path, capsys, monkeypatch,
                                                                            step0_run):
     from learner.driver import Trainer
+    from learner.stopping import Interrupted
 
     def stopped_at_once(self):
         raise Interrupted(signal.SIGTERM)
