@@ -111,7 +111,7 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 def _parse_yaml(text: str, where: str, error_type: type[ConfigError] = ConfigError):
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
     except (yaml.YAMLError, ValueError) as error:  # ValueError: a tagged value that does not convert
         raise error_type(f"{where} is not valid YAML: {' '.join(str(error).split())[:300]}") from None
     except RecursionError:  # PyYAML recurses once per nesting level

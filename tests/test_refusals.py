@@ -139,7 +139,7 @@ def test_sample_refuses_a_run_whose_generator_file_is_an_oracle(step0_run, tmp_p
     (latest / "generator.sgw").unlink()
     save_oracle(new_oracle(60, 16, 16, 10, 0, seed=1), latest / "generator.sgw")  # the same class and sizes
     err = refused(capsys, "sample", "--run", step0_run, "-n", 5, "--out", tmp_path / "s.txt")
-    assert "generator.sgw holds weights of a 'oracle', expected the run's generator" in err, err
+    assert "generator.sgw holds 'oracle' weights, expected the run's generator" in err, err
     assert not (tmp_path / "s.txt").exists()
 
 

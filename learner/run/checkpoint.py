@@ -145,7 +145,7 @@ def load_generator(location: str | Path) -> Generator:
     checkpoint = load_checkpoint(run)
     packed = checkpoint.state["models"]["generator"]
     if packed.model != "generator":  # an oracle's weights fit the same class: the file says which it is
-        raise BadFileError(f"checkpoint {str(run)}/{ROOT}/{checkpoint.name}/generator.sgw holds weights of a "
-                           f"{short(packed.model)}, expected the run's generator")
+        raise BadFileError(f"checkpoint {str(run)}/{ROOT}/{checkpoint.name}/generator.sgw holds "
+                           f"{short(packed.model)} weights, expected the run's generator")
     load_into(generator, packed)
     return generator.eval()
