@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from learner.commands import bench, corpus, frontier, generate, jobs, oracle, plot, report, sweep, text, train
-from learner.stopping import RunFailed, StopRequested
+from learner.stopping import RunFailed, StopRequested, interrupt_now
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import ConfigError
 
@@ -23,6 +25,18 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     reuse_freed_memory()  # inline rollouts and the local learner run in this process
+    # SIGTERM (kill, ray job stop) stops a command as Ctrl-C does: its temporary files are removed.
+    main_thread = threading.current_thread() is threading.main_thread()
+    saved = signal.signal(signal.SIGTERM, interrupt_now) if main_thread else None
+    try:
+        return run_command(args)
+    finally:
+        if saved is not None:
+            signal.signal(signal.SIGTERM, saved)
+
+
+def run_command(args) -> int:
+    """The command's exit status: 0, or the error's, with its message on stderr."""
     try:
         args.func(args)
     except (ConfigError, OSError, ValueError) as error:  # OSError: paths (missing, a folder, no permission)
@@ -37,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     except StopRequested as stop:
         print(f"seqgan: {stop}", file=sys.stderr)
         return stop.exit_code
-    except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint of this step, the last one still resumes
-        print("seqgan: interrupted; continue from the last checkpoint with seqgan train --resume RUN_DIR",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:  # at once: a second stop request, or SIGTERM/Ctrl-C outside training
+        advice = getattr(interrupt, "advice", "")
+        print("seqgan: interrupted" + (f"; {advice}" if advice else ""), file=sys.stderr)
+        return 128 + getattr(interrupt, "signum", signal.SIGINT)
     return 0
 
 

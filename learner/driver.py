@@ -23,6 +23,7 @@ from actors.pool import Pool
 from learner.methods import method_for
 from learner.role import LearnerRole
 from learner.finite import require_bounded
+from learner.finite import where
 from learner.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from learner.run.log import RunLog, records_at
 from learner.run.store import RunStore
@@ -210,7 +211,13 @@ class Trainer:
         self.broadcast(ROLLOUT)
         if self.method.uses_discriminator:
             for d_step in range(t.d_steps):  # D on fresh negatives, k epochs each
-                stats.update(self.train_discriminator(t.disc_pretrain_rounds + iteration * t.d_steps + d_step))
+                key = t.disc_pretrain_rounds + iteration * t.d_steps + d_step
+                try:
+                    stats.update(self.train_discriminator(key))
+                except FloatingPointError as error:  # named by this iteration, not by D's round key
+                    what = str(error).removeprefix(f"{where('disc', key)}: ")
+                    raise FloatingPointError(f"adv step {iteration} (D round {d_step + 1} of {t.d_steps}): "
+                                             f"{what}") from None
             if t.d_steps:
                 self.broadcast(DISCRIMINATOR)  # D is re-sent only after a discriminator phase
         return stats

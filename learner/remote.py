@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 
 import ray
@@ -115,8 +116,11 @@ def connect(config: Config, address: str | None) -> bool:
     Returns True when this process started Ray (and must shut it down)."""
     if ray.is_initialized():
         return False
-    address = address or config.ray.address or os.environ.get("RAY_ADDRESS")
-    if address:
+    named = [(value, where) for value, where in ((address, "--address"), (config.ray.address, "ray.address"),
+                                                 (os.environ.get("RAY_ADDRESS"), "RAY_ADDRESS")) if value]
+    if named:
+        address, where = named[0]
+        require_reachable(address, where)
         ray.init(address=address)
         return False
     start_reaper()  # ends the local cluster's processes even if this process is SIGKILLed
@@ -132,6 +136,23 @@ def connect(config: Config, address: str | None) -> bool:
         if saved is not None:
             signal.signal(signal.SIGINT, saved)
     return True
+
+
+REACH_TIMEOUT_S = 10.0  # a head that accepts no connection in this long is not there
+
+
+def require_reachable(address: str, where: str) -> None:
+    """Fail now, naming the address, when nothing listens at a HOST:PORT (or ray://HOST:PORT)
+    cluster address: ray.init would retry it for minutes. Other forms (auto) Ray checks itself."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit() or not host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT_S).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__  # socket.timeout has no strerror
+        raise ConnectionError(f"cannot reach the Ray cluster at {address} ({where}): {reason}; start its head "
+                              "(ray start --head) or give the address of a running one") from None
 
 
 def _main_thread() -> bool:

@@ -86,9 +86,32 @@ def _set_override(raw: dict, assignment: str) -> None:
     node[parts[-1]] = _parse_yaml(text, f"override {assignment!r}")  # 3 -> int, 0.5 -> float, null -> None
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few kilobytes; a bigger file is not one
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that names a key twice (it would keep the last one
+    without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, typing.Hashable):
+                continue  # PyYAML itself refuses an unhashable key, with its own message
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {short(key)}",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _UniqueKeyLoader.construct_mapping)
+
+
 def _parse_yaml(text: str, where: str, error_type: type[ConfigError] = ConfigError):
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
     except (yaml.YAMLError, ValueError) as error:  # ValueError: a tagged value that does not convert
         raise error_type(f"{where} is not valid YAML: {' '.join(str(error).split())[:300]}") from None
     except RecursionError:  # PyYAML recurses once per nesting level
@@ -115,6 +138,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
 
 
 def _read_config_file(path: Path) -> dict:
+    size = path.stat().st_size if path.is_file() else 0  # anything else: read_text names it
+    if size > MAX_CONFIG_BYTES:  # checked before reading: a huge file is not read into memory
+        raise ConfigFileError(f"config file {str(path)!r} is {size} bytes, more than a config can be "
+                              f"(at most {MAX_CONFIG_BYTES}): is it the right file?")
     try:
         text = read_text(path, "config file")
     except BadFileError as error:  # missing, a folder, not UTF-8, ...

@@ -2,6 +2,7 @@
 device), text files, and atomic, durable writes (temporary file, fsync, rename, fsync the folder)."""
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -9,6 +10,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from seqgan.errors import BadFileError
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)  # a disk or a quota that is full
 
 
 def short(value: object, limit: int = 80) -> str:
@@ -77,6 +81,12 @@ def atomic_write_bytes(path: str | Path, chunks: Iterable[bytes | memoryview]) -
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        if error.errno in FULL:  # the bare errno names no file: say which write did not fit
+            raise OSError(error.errno, f"no space left to write {str(path)!r} ({os.strerror(error.errno)}); "
+                                       "the file was left as it was") from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

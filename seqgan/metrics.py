@@ -9,7 +9,10 @@ from seqgan.endings import past_end
 from seqgan.models import Generator, token_log_probs
 
 
-def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = 1024,
+NLL_BATCH = 1024  # sequences scored at once: their logits [NLL_BATCH, T, V] are alive together
+
+
+def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = NLL_BATCH,
                   end_token: int | None = None, temperature: float = 1.0) -> float:
     """Mean negative log-likelihood in nats per token of `tokens` [N, T] under `model` at
     `temperature`; with `end_token`, over the tokens up to and including each sequence's first end token."""
@@ -17,7 +20,7 @@ def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = 1024
 
 
 @torch.no_grad()
-def nll_at_temperatures(model: Generator, tokens: torch.Tensor, temperatures, batch_size: int = 1024,
+def nll_at_temperatures(model: Generator, tokens: torch.Tensor, temperatures, batch_size: int = NLL_BATCH,
                         end_token: int | None = None) -> list[float]:
     """nll_per_token at each temperature, the logits of each batch made once for all of them."""
     device = next(model.parameters()).device

@@ -90,7 +90,12 @@ def _require_shapes(entries: list[dict], expected: dict[str, list[int]], where: 
 
 def import_seqgan_oracle(pickle_path: str | Path, seq_len: int = 20, start_token: int = 0) -> Generator:
     """The oracle released with the paper's code (a pickle of 15 numpy arrays), read safely."""
-    state = seqgan_arrays_to_state_dict(load_seqgan_arrays(pickle_path))
+    try:
+        state = seqgan_arrays_to_state_dict(load_seqgan_arrays(pickle_path))
+    except BadFileError:
+        raise
+    except ValueError as error:  # arrays of the wrong shapes: name the file they came from
+        raise BadFileError(f"SeqGAN oracle pickle {str(pickle_path)!r}: {error}") from None
     vocab_size, embed_dim = state["embedding.weight"].shape
     hidden_dim = state["lstm.weight_hh_l0"].shape[1]
     if not 0 <= start_token < vocab_size:

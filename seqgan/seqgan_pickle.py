@@ -119,13 +119,18 @@ def load_seqgan_arrays(path: str | Path) -> list[np.ndarray]:
     """The 15 arrays of the paper's oracle pickle, read without executing code from it."""
     where = f"SeqGAN oracle pickle {str(path)!r}"
     data = read_user_file(path, "SeqGAN oracle pickle")
+    if not data:
+        raise BadFileError(f"{where} is empty, expected a pickle of {NUM_ARRAYS} numpy arrays")
     try:
         # latin1 decodes Python 2 byte strings (the array buffers) back to the same bytes.
         loaded = _NumpyOnlyUnpickler(_WholeLines(data), encoding="latin1").load()
     except UnsafePickleError as error:
         raise UnsafePickleError(f"{where}: {error}") from None
     except Exception as error:  # truncated or malformed: numpy and pickle raise many types
-        raise BadFileError(f"{where} is not a readable pickle of numpy arrays: {error}") from None
+        kind = type(error).__name__ if type(error).__module__ == "builtins" else \
+            f"{type(error).__module__}.{type(error).__name__}"
+        reason = f"{kind}: {error}" if str(error) else kind
+        raise BadFileError(f"{where} is not a readable pickle of numpy arrays ({reason})") from None
     _check_array_list(loaded, where, BadFileError)
     return list(loaded)
 

@@ -7,6 +7,7 @@ import math
 
 from seqgan.config import (AUTO, MAX_PARAMETERS, MAX_SEQ_LEN, MAX_SEQUENCES, MAX_TOKENS, MAX_VOCAB_SIZE, METHODS,
                            Config, ConfigError, explicit_sizes)
+from seqgan.footprint import discriminator_parameters, generator_parameters
 
 
 # Upper bounds of rates and scales, far past any useful setting: beyond them a run does not fail,
@@ -136,9 +137,11 @@ def _require_sizes_in_bounds(c: Config) -> None:
         **{f"{key} x model.seq_len": (value * c.model.seq_len, MAX_TOKENS) for key, value in (
             ("data.num_train", c.data.num_train), ("data.num_test", c.data.num_test),
             ("train.eval_samples", c.train.eval_samples))},
-        "the generator's weights (about V*E + 4H*(E+H) + H*V)": (_generator_parameters(c), MAX_PARAMETERS),
+        "the generator's weights (about V*E + 4H*(E+H) + H*V)": (generator_parameters(c), MAX_PARAMETERS),
         "the discriminator's weights (about V*E + E*sum(size*filters) + 2F^2)":
-            (_discriminator_parameters(c), MAX_PARAMETERS),
+            (discriminator_parameters(c), MAX_PARAMETERS),
+        # The completions of one PG batch, per prefix position: a count of sequences like any other.
+        "data.batch_size x rollout.num_rollouts": (c.data.batch_size * c.rollout.num_rollouts, MAX_SEQUENCES),
     }
     for key, (value, limit) in at_most.items():
         _require(value <= limit, f"{key} must be at most {limit}, got {value}")
@@ -149,17 +152,3 @@ def _sequence_counts(c: Config) -> dict[str, int]:
             "data.batch_size": c.data.batch_size, "train.eval_samples": c.train.eval_samples,
             "rollout.num_rollouts": c.rollout.num_rollouts, "rollout.sample_unit": c.rollout.sample_unit,
             **{f"rollout.{key}": value for key, value in explicit_sizes(c.rollout).items() if key != "chunk_tokens"}}
-
-
-def _generator_parameters(c: Config) -> int:
-    """Embedding, LSTM and output layer; biases left out (they are small)."""
-    v, e, h = c.model.vocab_size, c.generator.embed_dim, c.generator.hidden_dim
-    return v * e + 4 * h * (e + h) + h * v
-
-
-def _discriminator_parameters(c: Config) -> int:
-    """Embedding, convolutions and highway; biases and the 2-class output left out."""
-    d = c.discriminator
-    features = sum(d.num_filters)
-    convolutions = d.embed_dim * sum(s * n for s, n in zip(d.filter_sizes, d.num_filters))
-    return c.model.vocab_size * d.embed_dim + convolutions + 2 * features * features

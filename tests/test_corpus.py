@@ -141,15 +141,31 @@ def test_bad_text_files(tmp_path, content, message):
 
 
 @pytest.mark.unit
-def test_a_line_of_only_unknown_words_is_named_and_nothing_is_written(tmp_path):
-    train = write_text(tmp_path / "train.txt", ["a dog runs", "a cat sits", "the dog sits"])
+def test_a_line_of_only_unknown_words_is_dropped_and_counted(tmp_path):
+    """One rule, however a line comes to hold no known word (a word the training lines lack, rare
+    words under --min-count, words past --max-vocab): it is dropped and counted, as an empty line."""
+    train = write_text(tmp_path / "train.txt", ["a dog runs", "a cat sits", "the dog sits", "zebras gallop far away"])
     test = write_text(tmp_path / "test.txt", ["a dog sits", "zebras gallop", "the cat runs"])
-    with pytest.raises(BadFileError, match=r"test\.txt:2: every token of the line is unknown"):
-        build_corpus(str(train), tmp_path / "c", test_file=str(test), tokenizer="space")
+    settings = build_corpus(str(train), tmp_path / "c", test_file=str(test), tokenizer="space", seq_len=4)
+    assert settings["test"]["dropped_unknown"] == 1 and settings["test"]["kept"] == 2  # 'zebras gallop'
+    assert settings["train"]["dropped_long"] == 1 and settings["train"]["dropped_unknown"] == 0  # dropped first
+    rare = build_corpus(str(train), tmp_path / "d", test_file=str(train), tokenizer="space", min_count=2)
+    assert rare["train"]["dropped_unknown"] == 1 and rare["train"]["kept"] == 3  # 'zebras gallop far away'
+    capped = build_corpus(str(train), tmp_path / "e", test_file=str(test), tokenizer="space", max_vocab=3)
+    assert read_corpus(tmp_path / "e").vocabulary == [EOS, UNK, "a"]
+    assert (capped["train"]["kept"], capped["train"]["dropped_unknown"]) == (2, 2)
+    assert format_sentences(read_corpus(tmp_path / "e").train, [EOS, UNK, "a"]).splitlines() == \
+        [f"a {UNK} {UNK}"] * 2
+
+
+@pytest.mark.unit
+def test_a_sequence_length_past_the_model_maximum_is_refused(tmp_path):
+    from seqgan.config import MAX_SEQ_LEN
+
+    train = write_text(tmp_path / "train.txt", ["a dog runs", "a cat sits"])
+    with pytest.raises(ValueError, match=rf"--seq-len must be in \[2, {MAX_SEQ_LEN}\].*got {MAX_SEQ_LEN + 1}"):
+        build_corpus(str(train), tmp_path / "c", test_fraction=0.5, tokenizer="space", seq_len=MAX_SEQ_LEN + 1)
     assert not (tmp_path / "c").exists()
-    with pytest.raises(BadFileError, match=r"train\.txt:1: every token of the line is unknown"):  # rare words
-        build_corpus(str(train), tmp_path / "d", test_file=str(train), tokenizer="space", min_count=3)
-    assert not (tmp_path / "d").exists()
 
 
 @pytest.mark.unit

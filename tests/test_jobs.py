@@ -5,6 +5,7 @@ The head is `ray start --head --block` in the background, on 127.0.0.1 and free 
 temp dir and its own token; it is stopped by its PID (never with `ray stop`, which would end every
 Ray on the machine).
 """
+import json
 import os
 import secrets
 import signal
@@ -165,3 +166,36 @@ def test_a_sweep_submitted_as_a_job_runs_every_point_and_reports(head, tmp_path)
     table = (out / "report.md").read_text()
     assert "| train.seed=1 |" in table and "| seqgan | 2 | 1, 2 |" in table
     assert "| seqgan | 2 | 1, 2 |" in seqgan("job", "logs", "sweep-1", env=head).stdout
+
+
+# Several `seqgan job` commands in one fresh process (one start-up; Ray's client reads the token
+# set-up once per process): each command's exit status and stderr.
+COMMANDS = """
+import contextlib, io, json, sys
+from learner.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main(argv)
+    results.append([status, err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def test_unknown_and_taken_submission_ids_are_clean_errors(head, tmp_path):
+    (tmp_path / "env.yaml").write_text("{}\n")  # nothing to install: the job only has to exist
+    quick = ["job", "submit", "--no-wait", "--runtime-env", str(tmp_path / "env.yaml"), "--working-dir",
+             str(tmp_path), "--submission-id", "taken-1", "--", "report", "/nonexistent"]
+    unknown = [["job", "status", "no-such-job"], ["job", "logs", "no-such-job", "--follow"],
+               ["job", "stop", "no-such-job"]]
+    out = subprocess.run([sys.executable, "-c", COMMANDS, json.dumps([*unknown, quick, quick])], cwd=ROOT, env=head,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads(out.stdout.splitlines()[-1])
+    for command, (status, err) in zip(unknown, results):
+        assert status == 2 and "seqgan: error: no job 'no-such-job' on the cluster" in err, (command, err)
+    assert results[3][0] == 0, results[3][1]
+    status, err = results[4]
+    assert status == 2 and "seqgan: error: a job 'taken-1' already exists on the cluster" in err, err
+    assert all("Traceback" not in err for _, err in results)

@@ -37,7 +37,8 @@ def summary(settings: dict) -> str:
     for name in ("train", "test"):
         s = settings[name]
         lines.append(f"  {name}: {s['lines']} lines, {s['kept']} kept ({s['cut']} cut), {s['dropped_long']} dropped "
-                     f"as too long, {s['dropped_empty']} empty dropped; {s['tokens']} tokens, unk rate "
+                     f"as too long, {s['dropped_empty']} empty dropped, {s['dropped_unknown']} of only unknown "
+                     f"tokens dropped; {s['tokens']} tokens, unk rate "
                      f"{100 * s['unk_rate']:.2f}%")
     lines.append(f"  set model.vocab_size: {settings['vocab_size']} and model.seq_len: {settings['seq_len']}")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from learner.run.store import is_uri
+from learner.stopping import Interrupted
 
 RUNTIME_ENV = "deploy/runtime_env.yaml"
 ON_THE_HEAD = {"node:__internal_head__": 0.001}  # a resource only the head node has
@@ -55,14 +56,41 @@ def check_outputs_survive(command: list[str]) -> None:
     if not command or command[0] not in ("train", "sweep"):
         return
     for flag in ("--out", "--resume"):
-        if flag in command:
-            value = command[command.index(flag) + 1] if command.index(flag) + 1 < len(command) else ""
+        value = flag_value(command, flag)
+        if value is not None:
             if not (is_uri(value) or os.path.isabs(value)):
                 raise ValueError(f"{flag} {value!r} is relative: a job's working directory is a temporary copy "
                                  "that Ray deletes; give an absolute path on shared storage or a URI (s3://...)")
             return
     raise ValueError(f"{command[0]} under a job needs --out (an absolute path on shared storage or a URI): a default "
                      "or relative one would land in the job's temporary working directory")
+
+
+def flag_value(command: list[str], flag: str) -> str | None:
+    """The value of `flag` in an argument list, as `--flag VALUE` or `--flag=VALUE` ("" when the
+    flag ends the list; None when it is absent)."""
+    for index, argument in enumerate(command):
+        if argument == flag:
+            return command[index + 1] if index + 1 < len(command) else ""
+        if argument.startswith(flag + "="):
+            return argument[len(flag) + 1:]
+    return None
+
+
+def asking(what: str, submission_id: str | None, call):
+    """call() against the job server; Ray's errors for an unknown or taken submission id (and a
+    server that fails the request) become one-line ValueErrors that say what to do."""
+    try:
+        return call()
+    except (RuntimeError, ValueError) as error:  # Ray's SDK raises RuntimeError("... status code 404 ...")
+        text = _one_line(error)
+        if "does not exist" in text or "status code 404" in text:
+            raise ValueError(f"no job {submission_id!r} on the cluster; "
+                             "`seqgan job list` shows its jobs") from None
+        if "already exists" in text:
+            raise ValueError(f"a job {submission_id!r} already exists on the cluster: give "
+                             "another --submission-id (`seqgan job list` shows the ids in use)") from None
+        raise ValueError(f"{what}: {text}") from None
 
 
 def runtime_env(path: str | None, working_dir: str) -> dict:
@@ -85,10 +113,11 @@ def cmd_submit(args) -> None:
         raise ValueError("nothing to run: seqgan job submit [options] -- train --config ... --out URI")
     check_outputs_survive(command)
     client = job_client(args.address)
-    submission_id = client.submit_job(
-        entrypoint=f"python -m learner.cli {shlex.join(command)}",
-        runtime_env=runtime_env(args.runtime_env, args.working_dir), submission_id=args.submission_id,
-        entrypoint_num_cpus=0, entrypoint_num_gpus=0, entrypoint_resources=ON_THE_HEAD)
+    env = runtime_env(args.runtime_env, args.working_dir)
+    submission_id = asking("job submit", args.submission_id, lambda: client.submit_job(
+        entrypoint=f"python -m learner.cli {shlex.join(command)}", runtime_env=env,
+        submission_id=args.submission_id, entrypoint_num_cpus=0, entrypoint_num_gpus=0,
+        entrypoint_resources=ON_THE_HEAD))
     print(f"submitted {submission_id}", flush=True)
     print(f"  status: seqgan job status {submission_id}\n  logs:   seqgan job logs {submission_id} --follow\n"
           f"  stop:   seqgan job stop {submission_id}", flush=True)
@@ -97,13 +126,20 @@ def cmd_submit(args) -> None:
 
 
 def follow(client, submission_id: str) -> None:
-    """Print the job's logs as they come, then exit with its outcome."""
+    """Print the job's logs as they come, then exit with its outcome. Ctrl-C stops the following,
+    not the job."""
     import asyncio
 
     async def tail() -> None:
         async for lines in client.tail_job_logs(submission_id):
             print(lines, end="", flush=True)
-    asyncio.run(tail())
+    asking("job logs", submission_id, lambda: client.get_job_info(submission_id))  # an unknown id: now
+    try:
+        asking("job logs", submission_id, lambda: asyncio.run(tail()))
+    except KeyboardInterrupt as interrupt:
+        raise Interrupted.advising(interrupt, f"job {submission_id} keeps running on the cluster; follow it with: "
+                                   f"seqgan job logs {submission_id} --follow; stop it with: seqgan job stop "
+                                   f"{submission_id}") from None
     status = wait_terminal(client, submission_id)
     print(f"job {submission_id}: {status}")
     if status != "SUCCEEDED":
@@ -113,7 +149,7 @@ def follow(client, submission_id: str) -> None:
 def wait_terminal(client, submission_id: str, timeout_s: float = 60.0) -> str:
     deadline = time.monotonic() + timeout_s
     while True:
-        status = str(client.get_job_status(submission_id).value)
+        status = str(asking("job status", submission_id, lambda: client.get_job_status(submission_id)).value)
         if status in TERMINAL or time.monotonic() > deadline:
             return status
         time.sleep(0.5)
@@ -121,7 +157,7 @@ def wait_terminal(client, submission_id: str, timeout_s: float = 60.0) -> str:
 
 def cmd_status(args) -> None:
     client = job_client(args.address)
-    info = client.get_job_info(args.submission_id)
+    info = asking("job status", args.submission_id, lambda: client.get_job_info(args.submission_id))
     print(f"{args.submission_id}: {info.status.value}" + (f" ({info.message})" if info.message else ""))
 
 
@@ -130,12 +166,13 @@ def cmd_logs(args) -> None:
     if args.follow:
         follow(client, args.submission_id)
     else:
-        print(client.get_job_logs(args.submission_id), end="")
+        print(asking("job logs", args.submission_id, lambda: client.get_job_logs(args.submission_id)), end="")
 
 
 def cmd_stop(args) -> None:
     client = job_client(args.address)
-    client.stop_job(args.submission_id)
+    asking("job stop", args.submission_id, lambda: client.get_job_info(args.submission_id))
+    asking("job stop", args.submission_id, lambda: client.stop_job(args.submission_id))
     print(f"stop requested for {args.submission_id}: the run finishes its step, checkpoints and exits; "
           f"continue it with: seqgan job submit -- train --resume RUN_DIR")
 

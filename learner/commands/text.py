@@ -17,7 +17,11 @@ def cmd_bleu(args) -> None:
 
     if not args.refs and not args.self:
         raise ValueError("bleu: give --refs FILE|CORPUS_DIR, --self, or both")
-    hypotheses = sample_sentences(read_sentences(args.hyps, "hypothesis file", args.tokenize), args.sample, args.seed)
+    hypotheses = read_sentences(args.hyps, "hypothesis file", args.tokenize)
+    if args.sample is not None and args.sample > len(hypotheses):
+        raise ValueError(f"--sample {args.sample} is more than the {len(hypotheses)} hypotheses in {args.hyps!r}: "
+                         "ask for at most that many, or leave --sample out to score them all")
+    hypotheses = sample_sentences(hypotheses, args.sample, args.seed)
     orders = tuple(range(2, args.max_n + 1))
     result = {"hypotheses": len(hypotheses), "empty_hypotheses": sum(not h for h in hypotheses),
               "tokenize": args.tokenize}

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from learner.commands.common import add_overrides, keep_local_ray_on_loopback
+from learner.stopping import Interrupted
 from seqgan.config import Config, ConfigError, to_dict
 from seqgan.config_files import dump_config, load_config
 
@@ -54,7 +55,7 @@ def resumed_config(saved: Config, config_file: str | None, overrides: list[str],
 def run_store(args):
     """The run directory asked for, checked before anything is locked or written: a new run's
     (--out) or an existing one (--resume)."""
-    from learner.run.store import RunStore, check_location
+    from learner.run.store import RunStore, check_location, require_run_folder
 
     resuming = args.resume is not None
     flag, location = ("--resume", args.resume) if resuming else ("--out", args.out)
@@ -62,6 +63,7 @@ def run_store(args):
         raise ValueError(f"{flag} {location!r} is empty: give a run directory (a path, or a URI such as "
                          "s3://bucket/run); an empty one would write the run into the current directory")
     check_location(location)
+    require_run_folder(location)
     run = RunStore(location)
     if resuming and not run.exists(""):
         raise FileNotFoundError(f"--resume {location!r}: no such run directory")
@@ -106,6 +108,25 @@ def watchers(config: Config, run):
     return watch
 
 
+def joins_cluster(config: Config, address: str | None) -> bool:
+    return bool(address or config.ray.address or os.environ.get("RAY_ADDRESS"))
+
+
+def require_memory(config: Config, address: str | None) -> None:
+    """Refuse, before anything is allocated, a run that cannot fit this machine: inline, the
+    learner and one worker run here; on a local Ray, the learner and every worker; a joined
+    cluster places them on its nodes, and only the driver's data is here."""
+    from seqgan.footprint import require_fits
+
+    workers = config.rollout.num_workers
+    if workers == 0:
+        require_fits(config, workers_here=1)
+    elif joins_cluster(config, address):
+        require_fits(config, workers_here=0, learner_here=False)
+    else:
+        require_fits(config, workers_here=workers)
+
+
 def train_run(config: Config, run, checkpoint, address: str | None, watch) -> dict:
     """Algorithm 1 for the run, inline (0 workers) or with Ray actors; returns the summary. A sweep's
     trials take this same path."""
@@ -120,7 +141,7 @@ def train_run(config: Config, run, checkpoint, address: str | None, watch) -> di
         learner = Learner(config)  # the worker shares the learner's device: a GPU when there is one
         pool = InlinePool(config, method_for(config), str(learner.device))
         return Trainer(config, run, learner, pool, checkpoint, watch).train()
-    if not (address or config.ray.address or os.environ.get("RAY_ADDRESS")):
+    if not joins_cluster(config, address):
         keep_local_ray_on_loopback()
     from learner.remote import ray_session
     with ray_session(config, address) as (learner, pool):
@@ -133,9 +154,14 @@ def cmd_train(args) -> None:
     run = run_store(args)
     with own_run(run):
         config, checkpoint = open_run(args, run)
+        require_memory(config, args.address)
         print(f"seqgan: run directory {run}" + (f", resumed from {checkpoint.name}" if checkpoint else ""),
               file=sys.stderr, flush=True)
-        summary = train_run(config, run, checkpoint, args.address, watchers(config, run))
+        try:
+            summary = train_run(config, run, checkpoint, args.address, watchers(config, run))
+        except KeyboardInterrupt as interrupt:  # stopped at once: the last checkpoint written still resumes
+            raise Interrupted.advising(interrupt, "continue from the last checkpoint with: seqgan train "
+                                       f"--resume {run}") from None
     print(f"seqgan: finished; metrics, checkpoints and summary.json are in {run}", file=sys.stderr)
     print(json.dumps(summary))
 

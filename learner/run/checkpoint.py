@@ -23,14 +23,14 @@ from pathlib import Path
 
 import torch
 
-from actors.sync import MODELS
+from actors.sync import GENERATOR, MODELS
 from learner.run.manifest import CONFIG, MANIFEST, complete, foreign, manifest_bytes, parse_manifest, verify
 from learner.run.store import RunStore, staging_folder
 from seqgan.config import Config
 from seqgan.config_files import load_config
 from seqgan.errors import BadFileError
 from seqgan.models import Generator, build_generator
-from seqgan.files import atomic_write_bytes
+from seqgan.files import atomic_write_bytes, short
 from seqgan.packing import load_into, read_packed, write_packed
 
 KEEP = 2  # complete checkpoints kept
@@ -206,7 +206,11 @@ def load_generator(location: str | Path, checkpoint: str | None = None) -> Gener
     run = RunStore(location)
     config = run_config(run)
     generator = build_generator(config.model, config.generator)
-    load_into(generator, load_checkpoint(run, checkpoint).state["models"]["generator"])
+    packed = load_checkpoint(run, checkpoint).state["models"][GENERATOR]
+    if packed.model != GENERATOR:  # an oracle's weights fit the same class: the file says which it is
+        raise BadFileError(f"checkpoint {str(run)}/{ROOT}/{checkpoint or latest_name(run)}/generator.sgw holds "
+                           f"{short(packed.model)} weights, expected the run's generator")
+    load_into(generator, packed)
     return generator.eval()
 
 

@@ -195,3 +195,18 @@ def run_labels(locations: list[str]) -> list[str]:
     """Directory names, or the locations themselves when two runs share a name."""
     names = [run_name(location) for location in locations]
     return names if len(set(names)) == len(names) else list(locations)
+
+
+def require_run_folder(location: str) -> None:
+    """A local run directory must be a folder or not exist yet: a file, FIFO, device (/dev/null)
+    or a symbolic link to nothing is named for what it is, before anything is written."""
+    if is_uri(location):
+        return
+    path = Path(location)
+    if path.is_symlink() and not path.exists():
+        raise FileExistsError(f"run directory {location!r} is a symbolic link to {os.readlink(path)!r}, which does "
+                              "not exist: give a new folder, or make the link's target first")
+    if path.exists() and not path.is_dir():
+        kind = "a file" if path.is_file() else "not a folder (a FIFO, socket or device)"
+        raise FileExistsError(f"run directory {location!r} is {kind}: give a folder that does not exist yet "
+                              "(nothing was written)")

@@ -2,6 +2,7 @@
 with `by_method`, a second table of each method's mean and spread over its runs (seeds)."""
 from __future__ import annotations
 
+import math
 import statistics
 
 import yaml
@@ -49,6 +50,23 @@ def scores(records: list[dict]) -> dict[str, float | None]:
     return row
 
 
+def finite_scores(records: list[dict], location: str) -> list[dict]:
+    """The records, when every score the report reads is a finite number: a NaN would otherwise be
+    shown as a best or final value (or hidden by min/max)."""
+    keys = {NLL[0], "nll_test", *(key for key, _, _ in TEXT)}
+    for record in records:
+        bad = sorted(k for k in keys & record.keys() if record[k] is not None and not _is_finite(record[k]))
+        if bad:
+            raise ValueError(f"run {location!r}: its {record['phase']} step {record['step']} record holds "
+                             f"{', '.join(f'{k} = {record[k]!r}' for k in bad)}; a score must be a finite number "
+                             "(the run diverged, or its metrics.jsonl was edited)")
+    return records
+
+
+def _is_finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def columns(rows: list[dict]) -> list[tuple[str, str]]:
     """(row key, title) of every score some run has."""
     key, title, _ = NLL
@@ -63,7 +81,7 @@ def report(locations: list[str], places: int = 3, by_method: bool = False, front
     """The markdown table: run, method, then each score column; with `by_method`, then the mean
     ± sample standard deviation of each column over each method's runs, with their seeds, and with a
     `frontier` document (learner/watch/frontier.py) each method's quality at equal diversity."""
-    rows = [scores(run_records(location)) for location in locations]
+    rows = [scores(finite_scores(run_records(location), location)) for location in locations]
     trains = [train_section(location) for location in locations]
     methods = [method_of(train) for train in trains]
     shown = columns(rows)

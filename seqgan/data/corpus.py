@@ -6,6 +6,7 @@ descending count, ties broken by the token string, so a vocabulary is a pure fun
 and settings. A sentence is encoded as its token ids, one `<eos>`, then `<eos>` up to `seq_len`.
 A sentence of more than seq_len - 1 tokens is either dropped or cut to its first seq_len tokens,
 which then fill the row with no `<eos>` (a sentence that does not end within the model's window).
+A sentence of only unknown tokens is dropped (and counted), like an empty line.
 The files of a corpus directory are read and written by seqgan/data/corpus_files.py.
 """
 from __future__ import annotations
@@ -123,6 +124,16 @@ def fit_length(sentences: list[list[str]], seq_len: int, long: str = "drop") -> 
             kept.append(tokens[:seq_len])
     return kept, {"lines": len(sentences), "kept": len(kept), "cut": cut, "dropped_long": dropped,
                   "dropped_empty": empty}
+
+
+def drop_unknown(sentences: list[list[str]], vocabulary: list[str], stats: dict) -> tuple[list[list[str]], dict]:
+    """(the sentences with at least one token of the vocabulary, counts): a sentence whose every
+    token is unknown (below min_count, past max_vocab, or a literal <unk>) would train and score as
+    a row of <unk> alone, so it is dropped and counted, as an empty line is. Dropping it changes no
+    vocabulary: its tokens are all outside it already."""
+    known = set(vocabulary) - {UNK}
+    kept = [tokens for tokens in sentences if any(token in known for token in tokens)]
+    return kept, {**stats, "kept": len(kept), "dropped_unknown": len(sentences) - len(kept)}
 
 
 def encode(sentences: list[list[str]], vocabulary: list[str], seq_len: int, stats: dict | None = None) -> Encoded:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
+from seqgan.config import MAX_SEQ_LEN
 from seqgan.data.corpus import (EOS, EOS_ID, LONG_POLICIES, SPECIALS, TOKENIZERS, UNK, Encoded, build_vocabulary,
-                           encode, first_eos_lengths, fit_length, split_held_out, tokenize_lines)
+                                drop_unknown, encode, first_eos_lengths, fit_length, split_held_out, tokenize_lines)
 from seqgan.files import text_lines, read_text
 from seqgan.data.tokens import format_tokens, read_tokens
 from seqgan.errors import BadFileError
@@ -56,47 +57,34 @@ def build_corpus(train_file: str, out: str | Path, *, test_file: str | None = No
         raise ValueError("give the test set: --test FILE or --test-fraction F (a seeded held-out part of TRAIN)")
     if tokenizer not in TOKENIZERS:
         raise ValueError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
-    if seq_len < 2:
-        raise ValueError(f"--seq-len must be >= 2 (a token and <eos>), got {seq_len}")
+    if not 2 <= seq_len <= MAX_SEQ_LEN:
+        raise ValueError(f"--seq-len must be in [2, {MAX_SEQ_LEN}] (a token and <eos>, at most the model's "
+                         f"model.seq_len), got {seq_len}")
     _refuse_existing(Path(out))
     train_tokens = tokenize_lines(_text_lines(train_file), tokenizer, str(train_file))
-    train_lines = [(str(train_file), number) for number in range(1, len(train_tokens) + 1)]  # where each came from
     if test_file is not None:
         test_tokens = tokenize_lines(_text_lines(test_file), tokenizer, str(test_file))
-        test_lines = [(str(test_file), number) for number in range(1, len(test_tokens) + 1)]
         test_source = {"file": str(test_file)}
     else:
         train_part, test_part = split_held_out(len(train_tokens), test_fraction, seed)
         train_tokens, test_tokens = [train_tokens[i] for i in train_part], [train_tokens[i] for i in test_part]
-        train_lines, test_lines = [train_lines[i] for i in train_part], [train_lines[i] for i in test_part]
         test_source = {"fraction": test_fraction, "seed": seed, "from": str(train_file)}
     (train_kept, train_stats), (test_kept, test_stats) = (fit_length(train_tokens, seq_len, long),
                                                          fit_length(test_tokens, seq_len, long))
     vocabulary = build_vocabulary(train_kept, min_count, max_vocab)  # of what is trained on
-    splits = {"train": encode(train_kept, vocabulary, seq_len, train_stats),
-              "test": encode(test_kept, vocabulary, seq_len, test_stats)}
-    for name, encoded in splits.items():
-        if not len(encoded.ids):
-            raise BadFileError(f"the {name} split keeps no sentence ({encoded.stats}); "
-                               "a longer --seq-len or --long cut keeps long ones")
-    require_known_words([*train_tokens, *test_tokens], [*train_lines, *test_lines], vocabulary)
+    splits = {}
+    for name, kept, stats in (("train", train_kept, train_stats), ("test", test_kept, test_stats)):
+        known, stats = drop_unknown(kept, vocabulary, stats)
+        if not known:
+            raise BadFileError(f"the {name} split keeps no sentence ({stats}); a longer --seq-len or --long cut "
+                               "keeps long ones, a lower --min-count or a larger --max-vocab more words")
+        splits[name] = encode(known, vocabulary, seq_len, stats)
     settings = {"format": FORMAT, "version": VERSION, "tokenizer": tokenizer, "min_count": min_count,
                 "max_vocab": max_vocab, "seq_len": seq_len, "long": long, "vocab_size": len(vocabulary),
                 "train_source": str(train_file), "test_source": test_source,
                 **{name: encoded.stats for name, encoded in splits.items()}}
     write_corpus(out, vocabulary, splits, settings)
     return settings
-
-
-def require_known_words(sentences: list[list[str]], lines: list[tuple[str, int]], vocabulary: list[str]) -> None:
-    """A line whose every token is unknown would train and score as a row of <unk>: an error naming
-    the file and line, before anything is written."""
-    known = set(vocabulary) - {UNK}
-    for tokens, (source, number) in zip(sentences, lines):
-        if tokens and not any(token in known for token in tokens):
-            raise BadFileError(f"{source}:{number}: every token of the line is unknown ({len(tokens)} tokens, none "
-                               f"among the {len(known)} words of the vocabulary); remove the line, or build the "
-                               "vocabulary with a lower --min-count or a larger --max-vocab")
 
 
 def _text_lines(path: str) -> list[str]:
