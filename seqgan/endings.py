@@ -13,16 +13,38 @@ import torch
 from seqgan.errors import BadFileError
 
 
+# Steps between two compactions of a stepping batch (`drop_ended`): compacting copies the rows'
+# state, so it pays only once a few rows have ended (docs/benchmarks.md, "Text runs").
+COMPACT_EVERY = 4
+
+
+def first_end(tokens: torch.Tensor, end_token: int) -> torch.Tensor:
+    """Column of each row's first end token: tokens [B, T] -> [B] long; T for a row without one."""
+    is_end = tokens == end_token  # [B, T]
+    # argmax gives the first maximum; a row without an end token ends at T (nothing past it)
+    return torch.where(is_end.any(dim=1), is_end.byte().argmax(dim=1), tokens.shape[1])
+
+
 def past_end(tokens: torch.Tensor, end_token: int | None) -> torch.Tensor | None:
     """Positions strictly after the first end token: tokens [B, T] -> bool [B, T]; None when
     `end_token` is None (fixed length: nothing is past the end). From each row's first end column
     rather than a cumsum: a few bytes a token, as rollout completions are many."""
     if end_token is None:
         return None
-    is_end = tokens == end_token  # [B, T]
-    # argmax gives the first maximum; a row without an end token ends at T (nothing past it)
-    first = torch.where(is_end.any(dim=1), is_end.byte().argmax(dim=1), tokens.shape[1])  # [B]
+    first = first_end(tokens, end_token)  # [B]
     return torch.arange(tokens.shape[1], device=tokens.device) > first.unsqueeze(1)
+
+
+def drop_ended(step: int, last: torch.Tensor, end_token: int | None, *rows: torch.Tensor) -> tuple:
+    """A stepping batch sheds its ended rows: every COMPACT_EVERY-th step, the rows whose last token
+    `last` [A] is the end token leave `last` and each of `rows` ([A, ...], indexed alike). Between
+    compactions ended rows step on; their tokens past the end are padded over afterwards (the start
+    token may be the end token: step 0 never compacts). Whoever
+    steps draws each token from its own row's state and uniform, so the others' tokens do not change."""
+    if end_token is None or step == 0 or step % COMPACT_EVERY:  # step 0: `last` is no drawn token yet
+        return (last, *rows)
+    going = last != end_token  # [A]
+    return tuple(x[going] for x in (last, *rows))
 
 
 def pad_after_end(tokens: torch.Tensor, end_token: int | None) -> torch.Tensor:

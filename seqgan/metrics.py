@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from seqgan.endings import past_end
 from seqgan.models import Generator
@@ -20,10 +21,13 @@ def nll_per_token(model: Generator, tokens: torch.Tensor, batch_size: int = 1024
     total, count = 0.0, tokens.numel()
     for start in range(0, len(tokens), batch_size):
         batch = tokens[start:start + batch_size].to(device)  # [b, T]
-        log_probs = model.log_probs(batch).double()  # [b, T]
         ended = past_end(batch, end_token)
-        if ended is not None:
-            log_probs = log_probs.masked_fill(ended, 0.0)
+        if ended is None:
+            log_probs = model.log_probs(batch).double()  # [b, T]
+        else:  # G's output layer only where it counts
+            kept = ~ended
+            logits = model.kept_logits(batch, kept)  # [K, V]
+            log_probs = F.log_softmax(logits, dim=-1).gather(-1, batch[kept].unsqueeze(-1)).double()  # [K, 1]
             count -= ended.sum().item()
         total -= log_probs.sum().item()
     model.train(was_training)

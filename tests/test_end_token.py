@@ -149,8 +149,8 @@ def test_assembled_rewards_are_zero_past_the_end_and_unchanged_without_one():
     plain = assemble_rewards(units, sums, final, seq_len, rollouts)
     assert torch.equal(assemble_rewards(units, sums, final, seq_len, rollouts, past_end(tokens, None)), plain)
     masked = assemble_rewards(units, sums, final, seq_len, rollouts, past_end(tokens, END))
-    assert torch.equal(masked, plain.masked_fill(past_end(tokens, END), 0.0))
-    assert masked[0].tolist() == [0.5, 0.5, 0, 0, 0] and masked[2].tolist() == [0.5, 0, 0, 0, 0]
+    # At the end token: the sample's own score (its prefix was not completed); past it: 0.
+    assert masked[0].tolist() == pytest.approx([0.5, 0.9, 0, 0, 0]) and masked[2].tolist() == pytest.approx([0.7, 0, 0, 0, 0])
     assert torch.equal(masked[1], plain[1])
 
 
