@@ -2,9 +2,10 @@
 to `model.seq_len` with the end token itself. With `end_token` None every sequence is fixed-length and
 nothing here changes a tensor.
 
-Sampling draws every position as before and then pads (so tokens stay a pure function of the explicit
-uniforms, whatever the engine or the number of workers); losses, NLL and rewards ignore the positions
-after the first end token. The end token itself counts: the model must learn to stop.
+Sampling draws position t of every row from its uniform t; a row that has drawn its end token stops
+stepping and is padded (so tokens stay a pure function of the explicit uniforms, whatever the engine or
+the number of workers). Losses, NLL and rewards ignore the positions after the first end token, and
+no work is spent on them. The end token itself counts: the model must learn to stop.
 """
 from __future__ import annotations
 

@@ -14,19 +14,26 @@ import dataclasses
 import torch
 
 from learner.bench.memory import peak_bytes
-from learner.bench.text_work import skipped_shares, text_setup
+from learner.bench.text_work import skipped_shares, text_setup, work_counts
 from learner.learner import resolve_device
-from rewards.rollout import unit_reward_sums
 from rewards.units import assemble_rewards, batch_reward_units
 from seqgan.config import Config
 from seqgan.endings import past_end
 from seqgan.sizing import resolve_units
 
 
-def rewards_of(config: Config, policy, disc, samples: torch.Tensor, units, sizes, dense: bool) -> torch.Tensor:
-    sums = [unit_reward_sums(policy, disc, samples, unit, sizes, dense) for unit in units]
-    return assemble_rewards(units, sums, disc.real_prob(samples), samples.shape[1], config.rollout.num_rollouts,
-                            past_end(samples, config.model.end_token))
+def timed_rewards(config: Config, policy, disc, samples: torch.Tensor, units, sizes, dense: bool, seconds,
+                  repeats: int) -> tuple[float, torch.Tensor, dict[str, int]]:
+    """(median seconds, rewards [B, T], work counts) of the engine, dense or skipping; the counting
+    costs a Python call per LSTM step and D call, alike in both."""
+    made = {}
+
+    def compute():
+        made["counts"], sums = work_counts(policy, disc, samples, units, sizes, dense)
+        made["rewards"] = assemble_rewards(units, sums, disc.real_prob(samples), samples.shape[1],
+                                           config.rollout.num_rollouts, past_end(samples, config.model.end_token))
+
+    return seconds(compute, repeats), made["rewards"], made["counts"]
 
 
 def text_rollout(args, seconds, machine) -> dict:
@@ -35,9 +42,8 @@ def text_rollout(args, seconds, machine) -> dict:
     spec = {"config": args.config, "run": args.run, "overrides": list(args.set), "batch": args.batch}
     config, policy, disc, samples = text_setup(spec, device)
     units, sizes = batch_reward_units(config, device.type, len(samples), 0), resolve_units(config, device.type)
-    dense_s = seconds(lambda: rewards_of(config, policy, disc, samples, units, sizes, True), args.repeats)
-    fast_s = seconds(lambda: rewards_of(config, policy, disc, samples, units, sizes, False), args.repeats)
-    dense, fast = (rewards_of(config, policy, disc, samples, units, sizes, d) for d in (True, False))
+    dense_s, dense, dense_work = timed_rewards(config, policy, disc, samples, units, sizes, True, seconds, args.repeats)
+    fast_s, fast, fast_work = timed_rewards(config, policy, disc, samples, units, sizes, False, seconds, args.repeats)
     ended = past_end(samples, config.model.end_token)
     at_end = torch.zeros_like(dense, dtype=torch.bool)
     at_end[torch.arange(len(samples)), (~ended).sum(1).cpu() - 1] = True  # the sample's own score there
@@ -46,7 +52,7 @@ def text_rollout(args, seconds, machine) -> dict:
             "seq_len": config.model.seq_len, "rollouts": config.rollout.num_rollouts, "units": len(units),
             "sizes": dataclasses.asdict(sizes), "kept_tokens": round((~ended).float().mean().item(), 4),
             "dense_s": round(dense_s, 3), "fast_s": round(fast_s, 3), "speedup": round(dense_s / fast_s, 2),
-            **skipped_shares(policy, disc, samples, units, sizes),
+            **skipped_shares(fast_work, dense_work),
             "rewards_identical_before_end": torch.equal(dense[~at_end], fast[~at_end]),
             "rewards_max_abs_diff": (dense - fast).abs().max().item(),
             "peak_bytes": peak, "memory_budget": config.rollout.memory_budget,

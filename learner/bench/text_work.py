@@ -44,9 +44,9 @@ def text_setup(spec: dict, device: torch.device):
     return config, policy, disc, samples
 
 
-def work_counts(policy, disc, samples: torch.Tensor, units, sizes, dense: bool) -> dict[str, int]:
+def work_counts(policy, disc, samples: torch.Tensor, units, sizes, dense: bool) -> tuple[dict[str, int], list]:
     """Completions scored and LSTM rows stepped (prefix passes and completions) by one reward
-    computation, counted on the calls themselves."""
+    computation, counted on the calls themselves; and the units' reward sums."""
     counted = {"completions": 0, "lstm_steps": 0}
     scorer = as_scorer(disc)
     advance, score = policy.advance, scorer.score
@@ -61,15 +61,12 @@ def work_counts(policy, disc, samples: torch.Tensor, units, sizes, dense: bool) 
 
     policy.advance, scorer.score = counting_advance, counting_score
     try:
-        for unit in units:
-            unit_reward_sums(policy, scorer, samples, unit, sizes, dense)
+        sums = [unit_reward_sums(policy, scorer, samples, unit, sizes, dense) for unit in units]
     finally:
         del policy.advance  # the class's method again
-    return counted
+    return counted, sums
 
 
-def skipped_shares(policy, disc, samples: torch.Tensor, units, sizes) -> dict[str, float]:
-    """The share of the dense engine's completions and LSTM steps that the fast engine skips."""
-    fast = work_counts(policy, disc, samples, units, sizes, dense=False)
-    dense = work_counts(policy, disc, samples, units, sizes, dense=True)
+def skipped_shares(fast: dict[str, int], dense: dict[str, int]) -> dict[str, float]:
+    """The share of the dense engine's completions and LSTM steps (work_counts) the fast engine skips."""
     return {f"{key}_skipped": round(1 - fast[key] / dense[key], 4) for key in dense}
