@@ -14,11 +14,6 @@ import torch
 from seqgan.errors import BadFileError
 
 
-# Steps between two compactions of a stepping batch (`drop_ended`): compacting copies the rows'
-# state, so it pays only once a few rows have ended (docs/benchmarks.md, "Text runs").
-COMPACT_EVERY = 4
-
-
 def first_end(tokens: torch.Tensor, end_token: int) -> torch.Tensor:
     """Column of each row's first end token: tokens [B, T] -> [B] long; T for a row without one."""
     is_end = tokens == end_token  # [B, T]
@@ -37,12 +32,13 @@ def past_end(tokens: torch.Tensor, end_token: int | None) -> torch.Tensor | None
 
 
 def drop_ended(step: int, last: torch.Tensor, end_token: int | None, *rows: torch.Tensor) -> tuple:
-    """A stepping batch sheds its ended rows: every COMPACT_EVERY-th step, the rows whose last token
-    `last` [A] is the end token leave `last` and each of `rows` ([A, ...], indexed alike). Between
-    compactions ended rows step on; their tokens past the end are padded over afterwards (the start
-    token may be the end token: step 0 never compacts). Whoever
-    steps draws each token from its own row's state and uniform, so the others' tokens do not change."""
-    if end_token is None or step == 0 or step % COMPACT_EVERY:  # step 0: `last` is no drawn token yet
+    """A stepping batch sheds its ended rows: after each step, the rows whose last token `last` [A]
+    is the end token leave `last` and each of `rows` ([A, ...], indexed alike). Whoever steps draws
+    each token from its own row's state and uniform, so the others' tokens do not change. At step 0
+    `last` holds no drawn token yet (the start token may be the end token): nothing leaves.
+    Compacting at every step pays for itself: a copy of [A, H] states against a step's [A, V]
+    logits and softmax (docs/benchmarks.md, "Text runs")."""
+    if end_token is None or step == 0:
         return (last, *rows)
     going = last != end_token  # [A]
     return tuple(x[going] for x in (last, *rows))

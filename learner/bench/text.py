@@ -5,7 +5,7 @@ the peak memory against the budget.
 
 Without --run: the config's untrained models (its seed) and B sequences of the corpus's training
 split; an untrained G almost never draws the end token, so its completions run to T. With --run: the
-run's newest checkpoint (rollout policy and D) and its generator's own samples.
+run's newest checkpoint (rollout policy and D) and a PG batch of its generator's own samples.
 """
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def text_setup(spec: dict, device: torch.device):
         load_into(disc, state["discriminator"])
         generator = build_generator(config.model, config.generator).to(device).eval()
         load_into(generator, state["generator"])
-        samples = generator.sample(uniforms(derive_seed(config.train.seed, "bench"), (batch, seq_len), device))
+        samples = generator.sample(uniforms(derive_seed(config.train.seed, "pg_batch", 0), (batch, seq_len), device))
     else:
         torch.manual_seed(config.train.seed)
         policy.init_normal_(config.generator.init_std)
