@@ -41,6 +41,9 @@ def text_rollout(args, seconds, machine) -> dict:
     device = resolve_device(args.device, "--device")
     spec = {"config": args.config, "run": args.run, "overrides": list(args.set), "batch": args.batch}
     config, policy, disc, samples = text_setup(spec, device)
+    if config.model.end_token is None:
+        raise ValueError(f"{args.run or args.config} has no model.end_token: --config takes a text preset "
+                         "(e.g. deploy/configs/coco.yaml); oracle configs are measured without --config")
     units, sizes = batch_reward_units(config, device.type, len(samples), 0), resolve_units(config, device.type)
     dense_s, dense, dense_work = timed_rewards(config, policy, disc, samples, units, sizes, True, seconds, args.repeats)
     fast_s, fast, fast_work = timed_rewards(config, policy, disc, samples, units, sizes, False, seconds, args.repeats)
