@@ -52,9 +52,6 @@ def updates_in_fixed_order(method):
     return update
 
 
-IGNORED = -100  # cross_entropy's ignore_index: a target no token id can be
-
-
 def policy_gradient_loss(log_probs: torch.Tensor, rewards: torch.Tensor,
                          ended: torch.Tensor | None = None) -> torch.Tensor:
     """-sum_{b,t} log G(y_t | Y_1:t-1) * Q(Y_1:t-1, y_t), summed over batch and time as the paper's
@@ -67,12 +64,13 @@ def policy_gradient_loss(log_probs: torch.Tensor, rewards: torch.Tensor,
     return -(log_probs * rewards.detach()).sum()
 
 
-def mle_loss(logits: torch.Tensor, tokens: torch.Tensor, ended: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean token NLL of tokens [B, T] under teacher-forced logits [B, T, V]. With `ended` [B, T] bool
-    (positions after each sequence's first end token) the mean is over the tokens kept, the end token
-    included: per-token NLL then means the same as at fixed length, whatever the padding."""
-    targets = tokens if ended is None else tokens.masked_fill(ended, IGNORED)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORED)
+def mle_loss(logits: torch.Tensor, tokens: torch.Tensor, kept: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean token NLL of tokens [B, T] under teacher-forced logits [B, T, V]. With `kept` [B, T] bool
+    (the positions up to each sequence's first end token, ~past_end) the logits are [K, V] at the K
+    kept positions only (Generator.kept_logits) and the mean is over them, the end token included:
+    per-token NLL then means the same as at fixed length, whatever the padding."""
+    targets = tokens if kept is None else tokens[kept]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
 class Learner:
@@ -174,8 +172,10 @@ class Learner:
         total, norms, count = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0
         for batch in batches(self.train_data, self.config.data.batch_size, shuffle):
             batch = batch.to(self.device)
-            logits = self._input_logits(batch, keep, epoch, count)  # [B, T, V]
-            loss = mle_loss(logits, batch, past_end(batch, self.config.model.end_token))
+            ended = past_end(batch, self.config.model.end_token)
+            kept = None if ended is None else ~ended  # [B, T]: no work past the end
+            logits = self._input_logits(batch, keep, epoch, count, kept)  # [B, T, V], or [K, V] if kept
+            loss = mle_loss(logits, batch, kept)
             norms += self._generator_step(loss, "mle")
             total += loss.detach()
             count += 1
@@ -184,12 +184,15 @@ class Learner:
         self.versions.bump(GENERATOR, ROLLOUT)
         return total_value / max(count, 1)
 
-    def _input_logits(self, batch: torch.Tensor, keep: float, epoch: int, index: int) -> torch.Tensor:
-        """G's logits [B, T, V] for batch [B, T], its inputs real with probability `keep`."""
+    def _input_logits(self, batch: torch.Tensor, keep: float, epoch: int, index: int,
+                      kept: torch.Tensor | None) -> torch.Tensor:
+        """G's logits [B, T, V] for batch [B, T], its inputs real with probability `keep`; [K, V] at
+        the `kept` positions only when given."""
         if keep >= 1.0:
-            return self.generator(batch)
+            return self.generator(batch) if kept is None else self.generator.kept_logits(batch, kept)
         draws = uniforms(derive_seed(self.config.train.seed, "ss", epoch, index), (2, *batch.shape), self.device)
-        return scheduled_sampling_logits(self.generator, batch, draws[0] < keep, draws[1])
+        logits = scheduled_sampling_logits(self.generator, batch, draws[0] < keep, draws[1])
+        return logits if kept is None else logits[kept]
 
     @updates_in_fixed_order
     def pg_step(self, samples: torch.Tensor, rewards: torch.Tensor, step: int | None = None) -> float:

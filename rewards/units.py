@@ -87,7 +87,9 @@ def assemble_rewards(units: list[RewardUnit], sums: list[torch.Tensor], final_re
     """Rewards [B, T]: Q[:, t-1] = mean over rollouts of D(completion of y_1..y_t) for t < T, and
     Q[:, T-1] = D(Y). `sums[i]` [samples, prefixes] belongs to `units[i]`; adding in unit order keeps
     the result bit-identical however units were spread over workers. `ended` [B, T] bool marks the
-    positions after each sample's first end token (seqgan.endings.past_end): their rewards are 0."""
+    positions after each sample's first end token (seqgan.endings.past_end): their rewards are 0, and
+    at the end token itself every completion is the (padded) sample, so Q there is its own score
+    `final_real_prob` (the engine completes no prefix that holds the end token)."""
     batch = final_real_prob.shape[0]
     total = torch.zeros(batch, seq_len, dtype=torch.float64)
     for unit, unit_sums in zip(units, sums):
@@ -95,5 +97,8 @@ def assemble_rewards(units: list[RewardUnit], sums: list[torch.Tensor], final_re
     rewards = total / num_rollouts
     rewards[:, -1] = final_real_prob.cpu().double()
     if ended is not None:
-        rewards.masked_fill_(ended.cpu(), 0.0)
+        ended = ended.cpu()
+        at_end = (~ended).sum(dim=1) - 1  # [B] column of the first end token (T-1 without one)
+        rewards[torch.arange(batch), at_end] = final_real_prob.cpu().double()
+        rewards.masked_fill_(ended, 0.0)
     return rewards.float()

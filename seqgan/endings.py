@@ -2,9 +2,10 @@
 to `model.seq_len` with the end token itself. With `end_token` None every sequence is fixed-length and
 nothing here changes a tensor.
 
-Sampling draws every position as before and then pads (so tokens stay a pure function of the explicit
-uniforms, whatever the engine or the number of workers); losses, NLL and rewards ignore the positions
-after the first end token. The end token itself counts: the model must learn to stop.
+Sampling draws position t of every row from its uniform t; a row that has drawn its end token stops
+stepping and is padded (so tokens stay a pure function of the explicit uniforms, whatever the engine or
+the number of workers). Losses, NLL and rewards ignore the positions after the first end token, and
+no work is spent on them. The end token itself counts: the model must learn to stop.
 """
 from __future__ import annotations
 
@@ -13,16 +14,34 @@ import torch
 from seqgan.errors import BadFileError
 
 
+def first_end(tokens: torch.Tensor, end_token: int) -> torch.Tensor:
+    """Column of each row's first end token: tokens [B, T] -> [B] long; T for a row without one."""
+    is_end = tokens == end_token  # [B, T]
+    # argmax gives the first maximum; a row without an end token ends at T (nothing past it)
+    return torch.where(is_end.any(dim=1), is_end.byte().argmax(dim=1), tokens.shape[1])
+
+
 def past_end(tokens: torch.Tensor, end_token: int | None) -> torch.Tensor | None:
     """Positions strictly after the first end token: tokens [B, T] -> bool [B, T]; None when
     `end_token` is None (fixed length: nothing is past the end). From each row's first end column
     rather than a cumsum: a few bytes a token, as rollout completions are many."""
     if end_token is None:
         return None
-    is_end = tokens == end_token  # [B, T]
-    # argmax gives the first maximum; a row without an end token ends at T (nothing past it)
-    first = torch.where(is_end.any(dim=1), is_end.byte().argmax(dim=1), tokens.shape[1])  # [B]
+    first = first_end(tokens, end_token)  # [B]
     return torch.arange(tokens.shape[1], device=tokens.device) > first.unsqueeze(1)
+
+
+def drop_ended(step: int, last: torch.Tensor, end_token: int | None, *rows: torch.Tensor) -> tuple:
+    """A stepping batch sheds its ended rows: after each step, the rows whose last token `last` [A]
+    is the end token leave `last` and each of `rows` ([A, ...], indexed alike). Whoever steps draws
+    each token from its own row's state and uniform, so the others' tokens do not change. At step 0
+    `last` holds no drawn token yet (the start token may be the end token): nothing leaves.
+    Compacting at every step pays for itself: a copy of [A, H] states against a step's [A, V]
+    logits and softmax (docs/benchmarks.md, "Text runs")."""
+    if end_token is None or step == 0:
+        return (last, *rows)
+    going = last != end_token  # [A]
+    return tuple(x[going] for x in (last, *rows))
 
 
 def pad_after_end(tokens: torch.Tensor, end_token: int | None) -> torch.Tensor:

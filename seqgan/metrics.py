@@ -29,15 +29,15 @@ def nll_at_temperatures(model: Generator, tokens: torch.Tensor, temperatures, ba
     totals, count = [0.0] * len(temperatures), tokens.numel()
     for start in range(0, len(tokens), batch_size):
         batch = tokens[start:start + batch_size].to(device)  # [b, T]
-        logits = model(batch)  # [b, T, V]
         ended = past_end(batch, end_token)
-        if ended is not None:
+        if ended is None:
+            logits, targets = model(batch), batch  # [b, T, V], [b, T]
+        else:  # G's output layer only where it counts
+            kept = ~ended
+            logits, targets = model.kept_logits(batch, kept), batch[kept]  # [K, V], [K]
             count -= ended.sum().item()
         for index, temperature in enumerate(temperatures):
-            log_probs = token_log_probs(logits, batch, temperature).double()  # [b, T]
-            if ended is not None:
-                log_probs = log_probs.masked_fill(ended, 0.0)
-            totals[index] -= log_probs.sum().item()
+            totals[index] -= token_log_probs(logits, targets, temperature).double().sum().item()
     model.train(was_training)
     return [total / count for total in totals]
 

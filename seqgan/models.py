@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgan.endings import pad_after_end_
+from seqgan.endings import drop_ended, pad_after_end_
 
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [B, H]
 
@@ -95,6 +95,14 @@ class Generator(nn.Module):
         hidden, _ = self.lstm(self.embedding(self.inputs_for(tokens)))
         return self.out(hidden)
 
+    def kept_logits(self, tokens: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits [K, V] at the K positions `kept` [B, T] bool (each row's kept
+        positions a leading run, as `~past_end`): the LSTM runs only to the batch's longest kept
+        run and the output layer, most of G's arithmetic per token, only at kept positions."""
+        length = int(kept.sum(dim=1).max())  # the longest sentence of the batch, its end token included
+        hidden, _ = self.lstm(self.embedding(self.inputs_for(tokens[:, :length])))  # [B, length, H]
+        return self.out(hidden[kept[:, :length]])
+
     def log_probs(self, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """log G(y_t | y_<t) for tokens [B, T] -> [B, T], of G at `temperature` (logits / τ)."""
         return token_log_probs(self(tokens), tokens, temperature)
@@ -137,17 +145,23 @@ class Generator(nn.Module):
     @torch.no_grad()
     def sample(self, uniforms: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """Sequences [U, T] drawn with explicit uniforms [U, T] (one draw per position), padded after
-        their first end token (every draw is still consumed: tokens depend on the draws alone). At a
-        `temperature` τ the logits are divided by τ, with the same draws: samples at two temperatures
-        are coupled draw by draw, and τ = 1 is the untempered model's sample bit for bit."""
+        their first end token. A row that has drawn its end token leaves the stepping batch; its
+        token at position t still comes from uniform [row, t] alone, so the tokens are those of
+        stepping every row to T. At a `temperature` τ the logits are divided by τ, with the same
+        draws: samples at two temperatures are coupled draw by draw, and τ = 1 is the untempered
+        model's sample bit for bit."""
         count, length = uniforms.shape
-        tokens = uniforms.new_empty((count, length), dtype=torch.long)
+        tokens = uniforms.new_full((count, length), self.start_token if self.end_token is None else self.end_token,
+                                   dtype=torch.long)  # rows that stop early keep the end token as padding
         inputs = torch.full((count,), self.start_token, dtype=torch.long, device=uniforms.device)
-        state = self.initial_state(count)
+        (h, c), going = self.initial_state(count), torch.arange(count, device=uniforms.device)  # [A] rows stepping
         for t in range(length):
-            state = self.advance(inputs, state)
-            inputs = self.next_tokens(state[0], uniforms[:, t], temperature=temperature)
-            tokens[:, t] = inputs
+            inputs, h, c, going = drop_ended(t, inputs, self.end_token, h, c, going)  # ended rows leave
+            if not len(going):
+                break
+            h, c = self.advance(inputs, (h, c))
+            inputs = self.next_tokens(h, uniforms[going, t], temperature=temperature)
+            tokens[going, t] = inputs
         return pad_after_end_(tokens, self.end_token)
 
 

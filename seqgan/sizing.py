@@ -7,7 +7,10 @@ the same units and bit-identical rewards. The budget only decides how a unit is 
 runs (samples per prefix pass, completion tokens alive, rows per D call and per block of G's
 logits), which does not change what any completion computes.
 
-The byte counts below follow the tensors rewards/rollout.py and rewards/scoring.py allocate.
+The byte counts below follow the tensors rewards/rollout.py and rewards/scoring.py allocate. On text
+the engine completes only live (sample, prefix) pairs, `chunk_tokens` worth at a time, and runs the
+prefix pass only to the longest live prefix: live work only ever takes less than these counts, whose
+worst case is a batch that never ends.
 """
 from __future__ import annotations
 

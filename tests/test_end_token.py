@@ -150,8 +150,8 @@ def test_assembled_rewards_are_zero_past_the_end_and_unchanged_without_one():
     plain = assemble_rewards(units, sums, final, seq_len, rollouts)
     assert torch.equal(assemble_rewards(units, sums, final, seq_len, rollouts, past_end(tokens, None)), plain)
     masked = assemble_rewards(units, sums, final, seq_len, rollouts, past_end(tokens, END))
-    assert torch.equal(masked, plain.masked_fill(past_end(tokens, END), 0.0))
-    assert masked[0].tolist() == [0.5, 0.5, 0, 0, 0] and masked[2].tolist() == [0.5, 0, 0, 0, 0]
+    # At the end token: the sample's own score (its prefix was not completed); past it: 0.
+    assert masked[0].tolist() == pytest.approx([0.5, 0.9, 0, 0, 0]) and masked[2].tolist() == pytest.approx([0.7, 0, 0, 0, 0])
     assert torch.equal(masked[1], plain[1])
 
 
@@ -189,7 +189,7 @@ def test_mle_loss_is_the_mean_over_the_tokens_kept(tiny_models):
     logits = generator(tokens)  # [B, T, V]
     kept = ~past_end(tokens, END)
     nll = F.cross_entropy(logits.transpose(1, 2), tokens, reduction="none")  # [B, T]
-    torch.testing.assert_close(mle_loss(logits, tokens, past_end(tokens, END)), nll[kept].mean())
+    torch.testing.assert_close(mle_loss(generator.kept_logits(tokens, kept), tokens, kept), nll[kept].mean())
     assert kept.sum() < tokens.numel()  # some tokens were left out
     # The NLL metric: the same per-token mean, only when asked to mask.
     want = -generator.log_probs(tokens)[kept].sum().item() / kept.sum().item()

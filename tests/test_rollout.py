@@ -147,8 +147,9 @@ def test_completions_keep_their_prefix(tiny_models):
     samples = generator.sample(uniforms(6, (3, 6)))
     states = generator.prefix_states(samples)
     prefixes = [1, 3, 5]
-    draws = uniforms(7, (3, 3, 2, 6))  # [P, b, n, T]
-    completions = complete_prefixes(generator, samples, states, prefixes, draws, 128).view(3, 3, 2, 6)
+    pair_prefix, pair_sample = [t for t in prefixes for _ in range(3)], torch.arange(3).repeat(3)
+    draws = uniforms(7, (9, 2, 6))  # [P*b, n, T]
+    completions = complete_prefixes(generator, samples, states, pair_sample, pair_prefix, draws, 128).view(3, 3, 2, 6)
     for p, t in enumerate(prefixes):
         assert (completions[p, :, :, :t] == samples[:, None, :t]).all()
     assert not (completions[0] == samples[:, None]).all(), "completions were not sampled"
@@ -172,8 +173,8 @@ def test_long_sequences_in_a_small_chunk_budget():
 @pytest.mark.unit
 @pytest.mark.parametrize("chunk_tokens", [3 * 4 * 30, 4 * 30])  # three samples' rollouts, then one
 def test_chunk_tokens_bounds_the_completions_alive_and_each_d_call(monkeypatch, chunk_tokens):
-    """A prefix group bigger than the budget is split by samples: completions alive at once and
-    the rows of each D call stay within `chunk_tokens`, and the rewards do not change."""
+    """Live (sample, prefix) pairs are taken as many as fit: completions alive at once and the rows
+    of each D call stay within `chunk_tokens`, and the rewards do not change."""
     import rewards.rollout as rollout
     from rewards.scoring import DiscriminatorScorer
     from seqgan.models import Discriminator, Generator
@@ -188,7 +189,7 @@ def test_chunk_tokens_bounds_the_completions_alive_and_each_d_call(monkeypatch, 
     monkeypatch.setattr(DiscriminatorScorer, "score", lambda d, c, *a: scored.append(c.numel()) or score(d, c, *a))
     bounded = unit_reward_sums(generator, disc, samples, unit, cut(chunk_tokens, 30))
     assert max(alive) <= chunk_tokens and max(scored) <= chunk_tokens
-    assert len(alive) == 29 * -(-8 // (chunk_tokens // (4 * 30)))  # every prefix, in slices of samples
+    assert len(alive) == -(-8 * 29 // (chunk_tokens // (4 * 30)))  # every pair (none ends), as many as fit
     monkeypatch.undo()
     torch.testing.assert_close(bounded, unit_reward_sums(generator, disc, samples, unit, cut(10**9, 30)),
                                rtol=0, atol=1e-12)

@@ -18,6 +18,7 @@ import sys
 import torch
 
 from learner.bench.common import paper_config, paper_models
+from learner.bench.text_work import text_setup
 from rewards.rollout import unit_reward_sums
 from rewards.units import RewardUnit, batch_reward_units
 from seqgan.allocator import reuse_freed_memory
@@ -36,8 +37,11 @@ def peak_bytes(config_args: dict, device: torch.device) -> int:
 
 
 def _setup(config_args: dict, device: torch.device):
-    config = paper_config(config_args["seq_len"], config_args["rollouts"], config_args["overrides"])
-    generator, disc, samples = paper_models(config, device)
+    if "text" in config_args:  # bench rollout --config: a text batch (learner/bench/text.py)
+        config, generator, disc, samples = text_setup(config_args["text"], device)
+    else:
+        config = paper_config(config_args["seq_len"], config_args["rollouts"], config_args["overrides"])
+        generator, disc, samples = paper_models(config, device)
     units = batch_reward_units(config, device.type, len(samples), 0)
     return generator, disc, samples, units, resolve_units(config, device.type)
 

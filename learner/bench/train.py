@@ -106,7 +106,8 @@ class PhaseTimer:
     def phases(self) -> dict[str, tuple[float, str]]:
         """Seconds of one unit of each phase, with how it was measured."""
         t, batch = self.trainer, self.config.data.batch_size
-        measured = {"broadcast": (self.broadcast(), "")}
+        # MLE first: the phases after it sample from a G that has learned where sentences end, as in a run
+        measured = {"mle_epoch": self.mle_epoch(), "broadcast": (self.broadcast(), "")}
         measured["sample_negatives"] = (self.time("sample_negatives",
                                                   lambda: t.generate(len(self.train), "negatives", 0)), "")
         measured["sample_pg"] = (self.time("sample_pg", lambda: t.generate(batch, "pg_batch", 0)), "")
@@ -115,7 +116,6 @@ class PhaseTimer:
         rewards = t.rewards(samples, 0)
         measured["pg_step"] = (self.time("pg_step", lambda: self.learner.pg_step(samples, rewards, 0)), "")
         measured["d_step"] = self.d_step()
-        measured["mle_epoch"] = self.mle_epoch()
         t.broadcast("generator")  # evaluations sample from the published G
         measured["eval_mle"] = (self.time("eval_mle", t.evaluate), "")
         measured["eval_adv"] = (self.time("eval_adv", lambda: t.evaluate(disc=True)), "")

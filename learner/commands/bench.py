@@ -20,6 +20,9 @@ def cmd_bench(args) -> None:
         return
     if args.bench_command == "scaling":
         results = [bench_scaling.scaling(args)]
+    elif args.bench_command == "rollout" and args.config:
+        from learner.bench.text import text_rollout
+        results = [text_rollout(args, bench.seconds, bench.machine)]
     else:
         results = bench.rollout(args) if args.bench_command == "rollout" else bench.flops(args)
     for result in results:
@@ -43,6 +46,12 @@ def register(sub) -> None:
     roll.add_argument("--no-reference", action="store_true",
                       help="skip the reference engine (it takes minutes at long T)")
     roll.add_argument("--plot", metavar="FILE.png", help="draw time and peak memory against T")
+    roll.add_argument("--config", help="a text preset (e.g. deploy/configs/coco.yaml): its sizes and B sequences "
+                                       "of its corpus's training split, the engine skipping the work past each "
+                                       "end token (fast_s) against doing it (dense_s); --seq-len, --rollouts and "
+                                       "--no-reference do not apply")
+    roll.add_argument("--run", metavar="RUN_DIR", help="with --config: a trained run's rollout policy, D and "
+                                                       "its generator's own samples instead (its config snapshot)")
     add_overrides(roll, BENCH_OVERRIDES)
     roll.add_argument("--json", action="store_true")
     scal = bsub.add_parser("scaling", help="rollout throughput with K Ray actors (0: in this process)")
