@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from learner.bench.text_work import skipped_shares, work_counts
 from learner.learner import mle_loss
-from rewards.bleu.reward import BleuRewardScorer, ReferenceTokens
+from rewards.bleu.reward import BleuRewardScorer, reference_table
 from rewards.reference import reference_unit_reward_sums
 from rewards.rollout import unit_reward_sums
 from rewards.units import RewardUnit, assemble_rewards
@@ -106,7 +106,7 @@ def test_a_unit_without_live_pairs_costs_nothing(monkeypatch):
 def test_pg_bleu_rewards_with_skipping_equal_the_dense_and_reference_ones():
     generator, _ = models()
     references = batch([2, 3, 4, 5, 6, T], seed=5)
-    scorer = BleuRewardScorer(ReferenceTokens(references).table(2, END), END)
+    scorer = BleuRewardScorer(reference_table(references, 2, END), END)
     samples = batch(BATCHES["mixed"], seed=1)
     final = scorer.score_sequences(samples)
     units = whole_batch_units(split=False)
