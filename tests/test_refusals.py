@@ -199,13 +199,18 @@ def test_sample_removes_its_temporary_file_on_sigterm(step0_run, tmp_path):
     out = tmp_path / "many.txt"
     process = subprocess.Popen([sys.executable, "-m", "learner.cli", "sample", "--run", str(step0_run), "-n",
                                 "100000000", "--out", str(out)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120  # generous: a loaded machine starts and stops processes slowly
-    while not list(tmp_path.glob(".many.txt.*.tmp")):
-        assert process.poll() is None and time.monotonic() < deadline, "sample never started writing"
-        time.sleep(0.05)
-    time.sleep(1.0)  # a SIGTERM in the first instants of the sampling is not always seen (an open race)
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    try:
+        deadline = time.monotonic() + 120  # generous: a loaded machine starts and stops processes slowly
+        while not list(tmp_path.glob(".many.txt.*.tmp")):
+            assert process.poll() is None and time.monotonic() < deadline, "sample never started writing"
+            time.sleep(0.05)
+        time.sleep(1.0)  # a SIGTERM in the first instants of the sampling is not always seen (an open race)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    finally:
+        if process.poll() is None:  # never leave a sampler of 10^8 sequences running
+            process.kill()
+            process.wait()
     err = process.stderr.read()
     assert "seqgan: interrupted" in err and "resume" not in err and "Traceback" not in err, err
     assert not list(tmp_path.glob("*many.txt*")), "the temporary sample file was left behind"
