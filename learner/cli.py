@@ -4,10 +4,9 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 
 from learner.commands import bench, corpus, frontier, generate, jobs, oracle, plot, report, sweep, text, train
-from learner.stopping import RunFailed, StopRequested, interrupt_now
+from learner.stopping import RunFailed, StopRequested
 from seqgan.allocator import reuse_freed_memory
 from seqgan.config import ConfigError
 
@@ -25,14 +24,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     reuse_freed_memory()  # inline rollouts and the local learner run in this process
-    # SIGTERM (kill, ray job stop) stops a command as Ctrl-C does: its temporary files are removed.
-    main_thread = threading.current_thread() is threading.main_thread()
-    saved = signal.signal(signal.SIGTERM, interrupt_now) if main_thread else None
-    try:
-        return run_command(args)
-    finally:
-        if saved is not None:
-            signal.signal(signal.SIGTERM, saved)
+    return run_command(args)
 
 
 def run_command(args) -> int:

@@ -1,8 +1,12 @@
 """`seqgan sample` (from a trained run) and `seqgan eval` (NLL-oracle of a token file)."""
 from __future__ import annotations
 
+import signal
+import threading
+
 import argparse
 
+from learner.stopping import interrupt_now
 from learner.commands.common import new_output, positive_int, seed_int, temperature_value
 from seqgan.config import MAX_SEQUENCES
 from seqgan.seeding import SAMPLE_CHUNK, sample_draws
@@ -23,7 +27,14 @@ def cmd_sample(args) -> None:
     new_output(args.out)
     generator = load_generator(args.run)
     format_lines = _line_formatter(args, generator.vocab_size)
-    atomic_write_bytes(args.out, _sample_text(generator, args.n, args.seed, format_lines, args.temperature))
+    # SIGTERM stops the sampling as Ctrl-C does, so the temporary file is removed.
+    saved = signal.signal(signal.SIGTERM, interrupt_now) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        atomic_write_bytes(args.out, _sample_text(generator, args.n, args.seed, format_lines, args.temperature))
+    finally:
+        if saved is not None:
+            signal.signal(signal.SIGTERM, saved)
     print(f"wrote {args.n} {'sentences' if args.format == 'text' else 'sequences'} to {args.out}")
 
 
