@@ -349,7 +349,8 @@ def test_rayjob_sweep_runs_table_1_as_one_sweep_whose_trials_fit_the_workers():
     tokens = shlex.split(spec["entrypoint"])
     assert tokens[:4] == ["python", "-m", "learner.cli", "sweep"] and spec["shutdownAfterJobFinishes"] is True
     grids = [tokens[i + 1] for i, t in enumerate(tokens) if t == "--grid"]
-    sets = tokens[tokens.index("--set") + 1:tokens.index("--out")]
+    after_set = tokens[tokens.index("--set") + 1:]
+    sets = after_set[:next(i for i, t in enumerate(after_set) if t.startswith("--"))]
     assert "://" in tokens[tokens.index("--out") + 1], "outputs must outlive the pods: a URI"
     config = tokens[tokens.index("--config") + 1]
     points = expand(Spec((ROOT / config).read_text(), tuple(sets), parse_grid(grids)))
@@ -359,3 +360,5 @@ def test_rayjob_sweep_runs_table_1_as_one_sweep_whose_trials_fit_the_workers():
                       for g in spec["rayClusterSpec"]["workerGroupSpecs"])
     assert all(b.get("CPU", 0) <= worker_cpus for p in points for b in bundles(p.config))
     assert json.loads(spec["entrypointResources"]) == {"node:__internal_head__": 0.001}
+    assert "--frontier" in tokens  # the report holds the quality-diversity columns; the plot needs matplotlib
+    assert any(line.strip().startswith("- matplotlib") for line in spec["runtimeEnvYAML"].splitlines())

@@ -138,6 +138,30 @@ def test_stopped_sampling_draws_the_same_tokens_with_fewer_steps():
     assert stopped_steps == ends.sum() < 0.6 * sum(steps)  # a row steps once per position it keeps
 
 
+def test_the_bench_times_both_sampling_rounds_on_the_same_draws():
+    """bench rollout --config's sampling round: the dense copy (every row to T) and the generator itself
+    give the tokens `seqgan sample --seed 0` gives, and the generator itself keeps its end token."""
+    from learner.bench.text import timed_sampling
+    from seqgan.seeding import sample_draws
+
+    torch.manual_seed(1)
+    generator = Generator(9, 5, 6, 20, end_token=END).init_normal_(0.7).eval()
+    with torch.no_grad():
+        generator.out.bias[END] += 1.5
+    calls = []
+
+    def once(function, repeats):
+        calls.append(repeats)
+        function()
+        return 1.0
+
+    _, dense = timed_sampling(generator, 300, True, once, 2)
+    _, fast = timed_sampling(generator, 300, False, once, 2)
+    want = torch.cat([generator.sample(u) for u in sample_draws(0, 300, 20)])
+    assert torch.equal(dense, want) and torch.equal(fast, want) and calls == [2, 2]
+    assert generator.end_token == END and past_end(want, END).any()
+
+
 def variable_length_corpus(count: int, seq_len: int, vocab: int) -> torch.Tensor:
     draw = torch.Generator().manual_seed(4)
     tokens = torch.randint(END + 1, vocab, (count, seq_len), generator=draw)

@@ -96,6 +96,14 @@ def test_bad_input_is_refused_before_anything_starts(tmp_path, capsys, args, mes
 
 
 @pytest.mark.unit
+def test_a_frontier_of_fewer_than_two_samples_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(["sweep", "--config", SMOKE, "--grid", "train.seed=1,2", "--frontier", "1", "--out", str(tmp_path / "s")])
+    assert refused.value.code == 2 and "--frontier: expected 2 to" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.unit
 def test_an_out_holding_a_different_sweep_or_a_run_is_refused(tmp_path, capsys):
     from learner.run.store import RunStore
     from learner.sweep.grid import Spec, expand, parse_grid
@@ -119,11 +127,11 @@ def test_an_out_holding_a_different_sweep_or_a_run_is_refused(tmp_path, capsys):
 # -- end to end on a local Ray ----------------------------------------------------------------
 @pytest.mark.ray
 @pytest.mark.smoke
-def test_a_2x2_grid_equals_four_train_runs_and_ends_with_the_report(tmp_path):
+def test_a_2x2_grid_equals_four_train_runs_and_ends_with_the_report(tmp_path, capsys):
     out = tmp_path / "sweep"
     log = tmp_path / "sweep.txt"
     sweep = start("sweep", "--config", SMOKE, "--grid", "train.method=seqgan,mle", "--grid", "train.seed=1,2",
-                  "--set", *TINY, "--max-concurrent", "2", "--out", out, log=log)
+                  "--set", *TINY, "--max-concurrent", "2", "--out", out, "--frontier", "64", log=log)
     points = {f"train.method={m},train.seed={s}": (f"train.method={m}", f"train.seed={s}")
               for m in ("seqgan", "mle") for s in (1, 2)}
     expected = {name: train(tmp_path / "ref" / name, *sets) for name, sets in points.items()}  # meanwhile
@@ -138,6 +146,15 @@ def test_a_2x2_grid_equals_four_train_runs_and_ends_with_the_report(tmp_path):
     assert all(f"| {name} |" in table for name in points)
     assert "| seqgan | 2 | 1, 2 |" in table and "| mle | 2 | 1, 2 |" in table
     assert table.strip() in log.read_text()  # and the command printed it
+    # --frontier: `seqgan frontier` over the points, its plot, and its columns in the report
+    frontier = json.loads((out / "frontier.json").read_text())
+    capsys.readouterr()
+    assert main(["frontier", *(str(out / name) for name in points), "--samples", "64", "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert [e["points"] for e in frontier["runs"]] == [e["points"] for e in alone["runs"]]
+    assert frontier["equal_diversity"] == alone["equal_diversity"] and frontier["samples"] == 64
+    assert (out / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "at mle's τ = 1" in table and "curve better than" in table
 
 
 @pytest.mark.ray

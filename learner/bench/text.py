@@ -1,7 +1,9 @@
 """`seqgan bench rollout --config CONFIG [--run RUN_DIR]`: a reward computation on text, where most
 positions lie past the end token: the engine that skips them (`fast_s`) against the same engine doing
 every position (`dense_s`), the share of completions and LSTM steps skipped, rewards compared, and
-the peak memory against the budget.
+the peak memory against the budget. Then a sampling round of SAMPLING_ROUND sequences: rows that
+leave the stepping batch at their end token (`sample_fast_s`) against every row stepped to T and
+padded afterwards (`sample_dense_s`), the same draws, the tokens compared.
 
 Without --run: the config's untrained models (its seed) and B sequences of the corpus's training
 split; an untrained G almost never draws the end token, so its completions run to T. With --run: the
@@ -9,6 +11,7 @@ run's newest checkpoint (rollout policy and D) and a PG batch of its generator's
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import torch
@@ -18,8 +21,11 @@ from learner.bench.text_work import skipped_shares, text_setup, work_counts
 from learner.learner import resolve_device
 from rewards.units import assemble_rewards, batch_reward_units
 from seqgan.config import Config
-from seqgan.endings import past_end
+from seqgan.endings import pad_after_end_, past_end
+from seqgan.seeding import sample_draws
 from seqgan.sizing import resolve_units
+
+SAMPLING_ROUND = 10_000  # sequences: D's negatives of a COCO epoch, or a frontier's temperature
 
 
 def timed_rewards(config: Config, policy, disc, samples: torch.Tensor, units, sizes, dense: bool, seconds,
@@ -34,6 +40,23 @@ def timed_rewards(config: Config, policy, disc, samples: torch.Tensor, units, si
                                            config.rollout.num_rollouts, past_end(samples, config.model.end_token))
 
     return seconds(compute, repeats), made["rewards"], made["counts"]
+
+
+def timed_sampling(generator, count: int, dense: bool, seconds, repeats: int) -> tuple[float, torch.Tensor]:
+    """(median seconds, tokens [count, T]) of `seqgan sample`'s draws (seed 0); `dense`: a copy of the
+    generator without the end token steps every row to T, padded after its end token afterwards."""
+    end_token = generator.end_token
+    if dense:
+        generator = copy.deepcopy(generator)
+        generator.end_token = None
+    made = {}
+
+    def draw():
+        tokens = torch.cat([generator.sample(u.to(next(generator.parameters()).device))
+                            for u in sample_draws(0, count, generator.seq_len)])
+        made["tokens"] = pad_after_end_(tokens, end_token) if dense else tokens
+
+    return seconds(draw, repeats), made["tokens"]
 
 
 def text_rollout(args, seconds, machine) -> dict:
@@ -51,6 +74,8 @@ def text_rollout(args, seconds, machine) -> dict:
     at_end = torch.zeros_like(dense, dtype=torch.bool)
     at_end[torch.arange(len(samples)), (~ended).sum(1).cpu() - 1] = True  # the sample's own score there
     peak = peak_bytes({"text": spec}, device)
+    sample_dense_s, dense_tokens = timed_sampling(policy, SAMPLING_ROUND, True, seconds, args.repeats)
+    sample_fast_s, fast_tokens = timed_sampling(policy, SAMPLING_ROUND, False, seconds, args.repeats)
     return {"bench": "rollout", "config": args.config, "run": args.run, "batch": len(samples),
             "seq_len": config.model.seq_len, "rollouts": config.rollout.num_rollouts, "units": len(units),
             "sizes": dataclasses.asdict(sizes), "kept_tokens": round((~ended).float().mean().item(), 4),
@@ -58,6 +83,10 @@ def text_rollout(args, seconds, machine) -> dict:
             **skipped_shares(fast_work, dense_work),
             "rewards_identical_before_end": torch.equal(dense[~at_end], fast[~at_end]),
             "rewards_max_abs_diff": (dense - fast).abs().max().item(),
+            "sampled": SAMPLING_ROUND, "sample_dense_s": round(sample_dense_s, 3),
+            "sample_fast_s": round(sample_fast_s, 3), "sampling_speedup": round(sample_dense_s / sample_fast_s, 2),
+            "samples_identical": torch.equal(dense_tokens, fast_tokens),
+            "sampled_kept_tokens": round((~past_end(fast_tokens, config.model.end_token)).float().mean().item(), 4),
             "peak_bytes": peak, "memory_budget": config.rollout.memory_budget,
             "peak_over_budget": round(peak / config.rollout.memory_budget, 3), "repeats": args.repeats,
             "device": str(device), "machine": machine(device)}

@@ -1,16 +1,18 @@
 """`seqgan sweep`: a grid of training runs as Ray Tune trials, one run directory per point under OUT,
-resumable (`--resume OUT`), ending with OUT/report.md."""
+resumable (`--resume OUT`), ending with OUT/report.md (and with `--frontier`, the points' temperature
+sweep)."""
 from __future__ import annotations
 
 import os
 import sys
 
 from learner.commands.common import add_overrides, int_at_least, keep_local_ray_on_loopback, positive_int
+from learner.commands.frontier import DEFAULT_SAMPLES, samples_arg
 from learner.run.store import RunStore, check_location
 from learner.stopping import RunFailed
 from learner.sweep.grid import Spec, check_disjoint, expand, parse_grid
 from learner.sweep.state import SweepState, check_same_sweep, stored_spec
-from learner.sweep.table import write_report
+from learner.sweep.table import write_frontier, write_report
 from seqgan.files import read_text
 
 MISSING = "seqgan sweep needs Ray Tune: pip install 'seqgan[sweep]'"
@@ -47,6 +49,9 @@ def cmd_sweep(args) -> None:
     check_location(location)
     out = RunStore(location)
     spec, points = sweep_points(args, out)  # bad input stops here, before Ray starts
+    if args.frontier:
+        from learner.watch.plot import new_figure
+        new_figure()  # matplotlib missing: said now, not after the runs
     first = points[0].config
     if not (args.address or first.ray.address or os.environ.get("RAY_ADDRESS")):
         keep_local_ray_on_loopback()
@@ -62,7 +67,12 @@ def cmd_sweep(args) -> None:
             failed = tuning.run_trials(out, todo, state, launch, args.max_concurrent, args.max_failures)
         state.settle()
     done = [p.name for p in points if state.states[p.name] == "finished"]
-    table = write_report(out, done) if done else ""
+    frontier = None
+    if args.frontier and done:  # after Ray is down: the frontier forks its processes
+        from learner.threads import usable_cores
+        from learner.watch.frontier import stderr_line
+        frontier = write_frontier(out, done, args.frontier, usable_cores(), say=stderr_line)
+    table = write_report(out, done, frontier) if done else ""
     print(table)
     if failed or len(done) < len(points):
         raise RunFailed(f"{len(points) - len(done)} of {len(points)} points did not finish "
@@ -86,4 +96,8 @@ def register(sub) -> None:
                        help="trials at once (default: as many as the cluster holds)")
     sweep.add_argument("--max-failures", type=int_at_least(0, "a count >= 0"), default=3,
                        help="retries of a trial whose process or node dies (default: 3)")
+    sweep.add_argument("--frontier", type=samples_arg, nargs="?", const=DEFAULT_SAMPLES, metavar="SAMPLES",
+                       help="at the end, `seqgan frontier` over the finished points (its default temperatures, "
+                            f"SAMPLES per run and τ, default {DEFAULT_SAMPLES}): OUT/frontier.json, "
+                            "OUT/frontier.png and its columns in OUT/report.md (seqgan[watch])")
     sweep.set_defaults(func=cmd_sweep)

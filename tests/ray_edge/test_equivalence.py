@@ -104,6 +104,56 @@ def test_trainer_metrics_inline_equal_metrics_on_ray(ray_local, tmp_path, method
     assert inline == on_ray
 
 
+def _tiny_corpus(folder) -> dict:
+    """A word corpus of sentences 1 to 8 words long (seq_len 10, so every sentence ends with <eos>
+    before T): samples, rollouts, MLE and NLL all see rows that end at different positions."""
+    from seqgan.data.corpus_files import build_corpus
+
+    rng = torch.Generator().manual_seed(3)
+    words = [f"w{i}" for i in range(40)]
+
+    def lines(count: int) -> str:
+        lengths = torch.randint(1, 9, (count,), generator=rng).tolist()
+        return "".join(" ".join(words[int(i)] for i in torch.randint(0, len(words), (n,), generator=rng)) + "\n"
+                       for n in lengths)
+
+    (folder / "train.txt").write_text(lines(256))
+    (folder / "test.txt").write_text(lines(64))
+    return build_corpus(str(folder / "train.txt"), folder / "corpus", test_file=str(folder / "test.txt"),
+                        tokenizer="space", seq_len=10)
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("method", ["seqgan", "pg_bleu"])
+def test_a_text_run_gives_the_same_records_with_zero_one_and_two_workers(ray_local, tmp_path, method):
+    """Text runs skip the work past <eos> (rollouts of live prefixes only, stepping batches that shed
+    ended rows, MLE and NLL on kept positions); what is skipped depends on the data only, so the
+    records, BLEU and Self-BLEU included, are those of K = 0 for K = 1 and 2."""
+    from learner.driver import Trainer
+    from learner.remote import ray_runtime
+
+    corpus = _tiny_corpus(tmp_path)
+    auto = [*AUTO_UNITS[:5], "rollout.sample_unit=64", "rollout.timeout_s=120", f"train.method={method}",
+            f"data.corpus={tmp_path / 'corpus'}", f"model.vocab_size={corpus['vocab_size']}",
+            f"model.seq_len={corpus['seq_len']}", "model.end_token=0", "model.start_token=0"]
+    inline_config = config_with(*auto)
+    torch.set_num_threads(usable_cores())  # as learner.remote.LearnerActor
+    Trainer(inline_config, tmp_path / "k0", Learner(inline_config), InlinePool(inline_config, method_for(inline_config))).train()
+    inline = _comparable_metrics(tmp_path / "k0")
+    assert any("bleu" in str(key) for record in inline for key in record)  # a text run's metrics
+    assert [r["phase"] for r in inline][-3:] == ["adv"] * 3
+
+    for k in (1, 2):
+        ray_config = config_with(*auto, f"rollout.num_workers={k}")
+        learner, pool = ray_runtime(ray_config, local=True)
+        try:
+            Trainer(ray_config, tmp_path / f"k{k}", learner, pool).train()
+        finally:
+            pool.close()
+            ray.kill(learner.handle)
+        assert _comparable_metrics(tmp_path / f"k{k}") == inline, f"K={k}: records differ from K=0"
+
+
 # -- 3. stale weights are ignored --------------------------------------------------------------------
 def _packs_at(learner: Learner, version: int) -> dict:
     learner.versions.update({name: version for name in MODELS})
