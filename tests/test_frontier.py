@@ -10,6 +10,7 @@ import torch
 from learner.cli import main
 from learner.watch.equal_diversity import compare, curve, dominance, equal_diversity, mean_curve, quality_at
 from learner.watch.frontier import sampled, sweep, temperature_list
+from learner.watch.frontier_plot import check_marks, parse_mark
 from learner.watch.frontier_runs import ORACLE, FrontierRun, HeldOut
 from seqgan.metrics import nll_per_token
 from seqgan.models import Generator, sample_tokens
@@ -210,6 +211,11 @@ def test_frontier_best_checkpoint_and_bad_input(oracle_runs, tmp_path, capsys):
     for bad in ("0", "-1", "nan", "inf", "", "0.5:1.5:-0.1"):
         assert "--temperatures" in refused(oracle_runs[0], "--temperatures", bad)
     assert "expected 2 to" in refused(oracle_runs[0], "--samples", "1")
+    assert "a mark is LABEL:KEY=VALUE" in refused(oracle_runs[0], "--mark", "0.2")
+    assert main(["frontier", oracle_runs[0], "--mark", "x:nll_oracle=9"]) == 2
+    assert "--mark draws published points on the plot: give --plot" in capsys.readouterr().err
+    assert main(["frontier", oracle_runs[0], "--mark", "x:bleu_5=0.2", "--plot", str(tmp_path / "m.png")]) == 2
+    assert "mark 'x' has no nll_oracle" in capsys.readouterr().err and not (tmp_path / "m.png").exists()
     (tmp_path / "empty").mkdir()
     assert main(["frontier", str(tmp_path / "empty")]) == 2
     assert "holds no run (no config.yaml)" in capsys.readouterr().err
@@ -287,7 +293,7 @@ def test_reverse_lm_as_ray_tasks_scores_as_inline():
 
 @pytest.mark.unit
 def test_plot_of_text_runs_with_seeds_as_a_band(tmp_path):
-    from learner.watch.frontier_plot import method_band, plot_frontier
+    from learner.watch.frontier_plot import draw_marks, method_band, plot_frontier
 
     def text_entry(method, seed, shift):
         return {"method": method, "seed": seed, "points": [
@@ -300,3 +306,31 @@ def test_plot_of_text_runs_with_seeds_as_a_band(tmp_path):
     assert method_band(entries[:2], "self_bleu_5", "bleu_5")[1] == pytest.approx((1.0, 0.4, 0.11, math.sqrt(2e-4)))
     plot_frontier(document, str(tmp_path / "text.png"))
     assert (tmp_path / "text.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "text.png").stat().st_size > 10_000
+    # Published points as reference markers: a point where both axes are given, a level where only BLEU-5 is.
+    marked = {**document, "marks": [parse_mark("Texygen MLE:bleu_5=0.189,self_bleu_5=0.408"),
+                                    parse_mark("a: b:bleu_5=0.25")]}
+    assert marked["marks"][1] == {"label": "a: b", "bleu_5": 0.25}
+    plot_frontier(marked, str(tmp_path / "marked.png"))
+    assert (tmp_path / "marked.png").read_bytes() != (tmp_path / "text.png").read_bytes()
+    from matplotlib.figure import Figure
+    axes = Figure().subplots()
+    draw_marks(axes, marked["marks"], "self_bleu_5", "bleu_5")
+    assert [tuple(line.get_xydata()[0]) for line in axes.lines] == [(0.408, 0.189), (0.0, 0.25)]
+    assert [line.get_label() for line in axes.lines] == ["Texygen MLE (published)", "a: b (published)"]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("text, message", [
+    ("bleu_5=0.2", "a mark is LABEL:KEY=VALUE"), (":bleu_5=0.2", "a mark is LABEL:KEY=VALUE"),
+    ("x:bleu=0.2", "'bleu=0.2' is not KEY=VALUE with KEY one of nll_oracle"), ("x:bleu_5", "is not KEY=VALUE"),
+    ("x:bleu_5=high", "bleu_5 must be a finite number, got 'high'"), ("x:nll_test=inf", "must be a finite number")])
+def test_a_malformed_mark_is_refused(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_mark(text)
+
+
+@pytest.mark.unit
+def test_a_mark_without_the_runs_quality_measure_is_refused():
+    check_marks([parse_mark("x:bleu_5=0.2,self_bleu_5=0.5")], "text")
+    with pytest.raises(ValueError, match="mark 'x' has no nll_oracle: oracle runs are drawn with NLL-oracle"):
+        check_marks([parse_mark("x:bleu_5=0.2,self_bleu_5=0.5")], "oracle")

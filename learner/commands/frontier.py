@@ -28,6 +28,16 @@ def samples_arg(text: str) -> int:
     return value
 
 
+def mark_arg(text: str) -> dict:
+    """argparse type: LABEL:KEY=V[,KEY=V], a published point drawn on the plot."""
+    from learner.watch.frontier_plot import parse_mark
+
+    try:
+        return parse_mark(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def cmd_frontier(args) -> None:
     from learner.threads import usable_cores
     from learner.watch.frontier import frontier, stderr_line, table
@@ -35,6 +45,8 @@ def cmd_frontier(args) -> None:
 
     if args.workers and not args.reverse_lm:
         raise ValueError("--workers runs the --reverse-lm trainings: give --reverse-lm too")
+    if args.mark and args.plot is None:
+        raise ValueError("--mark draws published points on the plot: give --plot FILE.png too")
     if args.workers:
         keep_local_ray_on_loopback()
     for path in (args.out, args.plot):
@@ -45,7 +57,7 @@ def cmd_frontier(args) -> None:
         new_figure()  # matplotlib missing: said now
     document = frontier(args.runs, args.temperatures, args.samples, args.seed, args.checkpoint, args.baseline,
                         say=stderr_line, judge=args.judge, reverse_lm=args.workers if args.reverse_lm else None,
-                        processes=args.processes or usable_cores())
+                        processes=args.processes or usable_cores(), marks=args.mark)
     text = json.dumps(document, indent=1)
     if args.out is not None:
         atomic_write_bytes(args.out, [text.encode()])
@@ -88,6 +100,10 @@ def register(sub) -> None:
     command.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     command.add_argument("--out", metavar="FILE.json", help="also write the JSON document here")
     command.add_argument("--plot", metavar="FILE.png", help="draw the curves into this image (seqgan[watch])")
+    command.add_argument("--mark", action="append", default=[], type=mark_arg, metavar="LABEL:KEY=V[,KEY=V]",
+                         help="a published result drawn on the plot as a reference marker, e.g. "
+                              "'Texygen MLE:bleu_5=0.189,self_bleu_5=0.408' (KEY: nll_oracle, nll_test, bleu_5, "
+                              "self_bleu_5); a mark without the x axis's measure is drawn as a level; repeatable")
     command.add_argument("--places", type=int, default=3, choices=range(1, 10), metavar="1..9",
                          help="decimal places of the table (default 3)")
     command.set_defaults(func=cmd_frontier)

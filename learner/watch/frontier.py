@@ -20,6 +20,7 @@ import torch
 
 from actors.inline_pool import torch_threads
 from learner.watch.equal_diversity import AXES, dominance, equal_diversity, summary_lines
+from learner.watch.frontier_plot import check_marks
 from learner.watch.frontier_runs import ORACLE, FrontierRun, load_runs
 from learner.watch.reverse_lm import reverse_lm_scores
 from seqgan.metrics import nll_at_temperatures, nll_per_token
@@ -149,13 +150,15 @@ def sampled(generator, count: int, seed: int, temperature: float):
 
 def frontier(locations: list[str], temperatures: list[float], samples: int, seed: int = 0,
              checkpoint: str = "final", baseline: str = "mle", say=None, judge: str | None = None,
-             reverse_lm: int | None = None, processes: int = 1) -> dict:
+             reverse_lm: int | None = None, processes: int = 1, marks: list[dict] | None = None) -> dict:
     """The JSON document: the sweep of every run, then quality at equal diversity and which method's
     curve is better than which (learner/watch/equal_diversity.py). `judge`: a run on the same data
-    whose generator scores every sample; `reverse_lm` and `processes`: see sweep."""
+    whose generator scores every sample; `reverse_lm` and `processes`: see sweep; `marks`: published
+    points for the plot (learner/watch/frontier_plot.py), checked against the runs' kind first."""
     began = time.perf_counter()
     runs = load_runs(locations + ([judge] if judge else []), checkpoint)
     judge_run = runs.pop() if judge else None
+    check_marks(marks or [], runs[0].data.kind)
     for run in runs:
         if not run.finished and say is not None:
             say(f"{run.label}: not finished (no summary.json): its latest checkpoint {run.checkpoint}")
@@ -169,7 +172,8 @@ def frontier(locations: list[str], temperatures: list[float], samples: int, seed
             "samples": samples, "seed": seed, "checkpoint": checkpoint, "temperatures": temperatures,
             "judge": None if judge_run is None else {"run": judge_run.location, "checkpoint": judge_run.checkpoint},
             "runs": entries, "equal_diversity": equal_diversity(entries, kind, baseline),
-            "dominance": dominance(entries, kind), "wall_s": round(time.perf_counter() - began, 1)}
+            "dominance": dominance(entries, kind), **({"marks": marks} if marks else {}),
+            "wall_s": round(time.perf_counter() - began, 1)}
 
 
 def table(document: dict, places: int = 3) -> str:

@@ -1,7 +1,8 @@
 """The frontier's figure: quality against diversity over the temperature sweep, one colour per method,
 its seeds drawn as their mean curve with a band of ± one standard deviation of the quality, τ = 1
 starred. Oracle runs: NLL-oracle against NLL-test. Text runs: BLEU-5 against Self-BLEU-5 and against
-NLL-test."""
+NLL-test. Published figures (`seqgan frontier --mark`) are drawn as labelled reference markers: a point
+where a mark gives both axes, a horizontal line where it gives only the quality."""
 from __future__ import annotations
 
 import statistics
@@ -10,6 +11,7 @@ from learner.watch.equal_diversity import TITLES
 from learner.watch.plot import new_figure
 
 PANELS = {"oracle": [("nll_test", "nll_oracle")], "text": [("self_bleu_5", "bleu_5"), ("nll_test", "bleu_5")]}
+MARK_STYLES = ["X", "P", "D", "s", "^", "v"]
 HINTS = {"nll_oracle": "lower is better", "bleu_5": "higher is better", "nll_test": "lower: more diverse",
          "self_bleu_5": "lower: more diverse"}
 
@@ -22,6 +24,48 @@ def method_band(entries: list[dict], x_key: str, y_key: str):
         rows.append((column[0]["temperature"], statistics.fmean(p[x_key] for p in column), statistics.fmean(ys),
                      statistics.stdev(ys) if len(ys) > 1 else 0.0))
     return rows
+
+
+def parse_mark(text: str) -> dict:
+    """'LABEL:KEY=V,KEY=V' -> {"label": LABEL, KEY: V, ...}: a published point to draw beside the curves."""
+    import math
+
+    label, colon, pairs = text.rpartition(":")
+    if not colon or not label.strip() or not pairs:
+        raise ValueError(f"a mark is LABEL:KEY=VALUE[,KEY=VALUE], e.g. 'Texygen MLE:bleu_5=0.189,self_bleu_5=0.408'; "
+                         f"got {text!r}")
+    mark = {"label": label.strip()}
+    for pair in pairs.split(","):
+        key, equals, value = pair.partition("=")
+        key = key.strip()
+        if not equals or key not in TITLES:
+            raise ValueError(f"mark {text!r}: {pair!r} is not KEY=VALUE with KEY one of {', '.join(TITLES)}")
+        try:
+            mark[key] = float(value)
+        except ValueError:
+            mark[key] = math.nan
+        if not math.isfinite(mark[key]):
+            raise ValueError(f"mark {text!r}: {key} must be a finite number, got {value!r}")
+    return mark
+
+
+def check_marks(marks: list[dict], kind: str) -> None:
+    """Every mark names the quality measure of the runs' kind (what the curves are drawn against)."""
+    quality = PANELS[kind][0][1]
+    for mark in marks:
+        if quality not in mark:
+            raise ValueError(f"mark {mark['label']!r} has no {quality}: {kind} runs are drawn with {TITLES[quality]} "
+                             f"as quality (keys {', '.join(k for k in mark if k != 'label')} given)")
+
+
+def draw_marks(axes, marks: list[dict], x_key: str, y_key: str) -> None:
+    for index, mark in enumerate(marks):
+        style = dict(color="black", label=f"{mark['label']} (published)")
+        if x_key in mark:
+            axes.plot([mark[x_key]], [mark[y_key]], linestyle="", marker=MARK_STYLES[index % len(MARK_STYLES)],
+                      markersize=9, markerfacecolor="none", **style)
+        else:  # no published figure on this axis: its quality as a level
+            axes.axhline(mark[y_key], linestyle=(0, (4, 2 + index)), linewidth=0.8, **style)
 
 
 def draw_panel(axes, document: dict, x_key: str, y_key: str) -> None:
@@ -47,6 +91,7 @@ def draw_panel(axes, document: dict, x_key: str, y_key: str) -> None:
     if level["level"] is not None and level["diversity"] == x_key:
         axes.axvline(level["level"], color="gray", linestyle=":",
                      label=f"{level['baseline']} at τ = 1: equal diversity")
+    draw_marks(axes, document.get("marks", []), x_key, y_key)
     axes.plot([], [], linestyle="", marker="*", color="gray", markeredgecolor="black", markersize=10,
               label="τ = 1 (as trained)")
     axes.set(xlabel=f"{TITLES[x_key]} ({HINTS[x_key]})", ylabel=f"{TITLES[y_key]} ({HINTS[y_key]})",
