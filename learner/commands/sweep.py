@@ -71,7 +71,10 @@ def cmd_sweep(args) -> None:
     if args.frontier and done:  # after Ray is down: the frontier forks its processes
         from learner.threads import usable_cores
         from learner.watch.frontier import stderr_line
-        frontier = write_frontier(out, done, args.frontier, usable_cores(), say=stderr_line)
+        try:
+            frontier = write_frontier(out, done, args.frontier, usable_cores(), say=stderr_line)
+        except ValueError as error:  # e.g. a grid over data.oracle_seed: no one curve plot; the report stands
+            stderr_line(f"seqgan: no frontier for this sweep: {error}")
     table = write_report(out, done, frontier) if done else ""
     print(table)
     if failed or len(done) < len(points):
