@@ -21,6 +21,16 @@ def in_the_project_root(monkeypatch):
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Tiny models: a second torch thread only waits on the first (10x slower on a busy machine).
+    Modules of such tests use it for every test: pytestmark = pytest.mark.usefixtures(...)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def smoke_config():
     return load_config(SMOKE, ["rollout.num_workers=0"])
 

@@ -37,13 +37,7 @@ def oracle_runs(tmp_path_factory):
     return [tiny_run(folder, "mle"), tiny_run(folder, "ss")]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: a second torch thread only waits on the first (and on a busy machine, much longer)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # -- temperature -------------------------------------------------------------------------------

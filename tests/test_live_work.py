@@ -17,17 +17,8 @@ from seqgan.models import Discriminator, Generator
 from seqgan.seeding import uniforms
 from test_rollout import all_units, cut
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_torch_thread")]
 END, T, B, N = 2, 7, 6, 4
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: a second thread's hand-offs cost more than the arithmetic (10x on a busy machine)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 def models(end_bias: float = 1.0):
